@@ -1,0 +1,1 @@
+"""tracemill's proxy: the ASGI app, the LLM and MCP relays, the stdio wrapper and the CLI."""

@@ -1,0 +1,217 @@
+"""Configuration: embedded defaults, then proxy.toml, then TRACEMILL_* variables, then flags.
+
+A wrong key or value is reported by its dotted name, e.g. `llm.timeout: expected a number`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+DEFAULT_FILE = "proxy.toml"
+
+
+class ConfigError(ValueError):
+    """A config problem, phrased for the user; the CLI prints it without a traceback."""
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 4000
+
+
+@dataclass
+class LLMConfig:
+    base_url: str = "http://127.0.0.1:8000/v1"
+    api_key_env: str = ""  # env var whose value goes upstream when the client sends no key
+    timeout: float = 600.0  # seconds to wait for the upstream's next bytes
+    connect_timeout: float = 10.0
+
+
+@dataclass
+class StoreSection:
+    path: str = "tracemill.db"
+    keep_raw: bool = False
+
+
+@dataclass
+class RedactConfig:
+    patterns: list[str] = field(default_factory=list)  # extra regexes, masked everywhere
+    secrets_env: list[str] = field(default_factory=list)  # env vars whose values are masked
+
+
+@dataclass
+class MCPServerConfig:
+    name: str
+    command: str | None = None
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None
+    url: str | None = None
+    transport: str = "http"  # for url servers: "http" (streamable) or "sse" (legacy)
+    headers: dict[str, str] = field(default_factory=dict)
+    pass_auth: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "stdio" if self.command else self.transport
+
+
+@dataclass
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    llm: LLMConfig = field(default_factory=LLMConfig)
+    store: StoreSection = field(default_factory=StoreSection)
+    redact: RedactConfig = field(default_factory=RedactConfig)
+    mcp_servers: dict[str, MCPServerConfig] = field(default_factory=dict)
+    source: str = "embedded defaults"
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, so the redactor can mask it inside bodies."""
+        names = [self.llm.api_key_env, *self.redact.secrets_env]
+        values = [os.environ.get(n, "") for n in names if n]
+        for server in self.mcp_servers.values():
+            values += [v.partition(" ")[2] or v for v in server.headers.values()]
+            values += [v for k, v in server.env.items() if re.search(r"KEY|TOKEN|SECRET|PASSWORD", k, re.I)]
+        return [v for v in values if v]
+
+
+_SECTIONS = {"server": ServerConfig, "llm": LLMConfig, "store": StoreSection, "redact": RedactConfig}
+_ENV = {
+    "TRACEMILL_HOST": ("server", "host"),
+    "TRACEMILL_PORT": ("server", "port"),
+    "TRACEMILL_UPSTREAM": ("llm", "base_url"),
+    "TRACEMILL_LLM_BASE_URL": ("llm", "base_url"),
+    "TRACEMILL_DB": ("store", "path"),
+}
+
+
+def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
+    """Build the config. `overrides` are dotted keys from flags, e.g. {"store.path": "x.db"}."""
+    config = Config()
+    path = path or os.environ.get("TRACEMILL_CONFIG")
+    if path is None and Path(DEFAULT_FILE).exists():
+        path = DEFAULT_FILE
+    if path is not None:
+        p = Path(path)
+        if not p.exists():
+            raise ConfigError(f"{p}: no such config file")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{p}: not valid TOML ({exc})") from None
+        _apply_file(config, data, str(p))
+        config.source = str(p)
+    for var, (section, key) in _ENV.items():
+        if os.environ.get(var):
+            _set(config, section, key, os.environ[var], f"${var}")
+    for dotted, value in overrides.items():
+        if value is not None:
+            section, _, key = dotted.partition(".")
+            _set(config, section, key, value, f"--{key.replace('_', '-')}")
+    return config
+
+
+def _apply_file(config: Config, data: dict[str, Any], where: str) -> None:
+    for section, table in data.items():
+        if section == "mcp":
+            _apply_mcp(config, table, where)
+            continue
+        if section not in _SECTIONS:
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join([*_SECTIONS, 'mcp'])})")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: {section} must be a table")
+        for key, value in table.items():
+            _set(config, section, key, value, where)
+
+
+def _set(config: Config, section: str, key: str, value: Any, where: str) -> None:
+    target = getattr(config, section)
+    known = {f.name: f for f in fields(target)}
+    if key not in known:
+        raise ConfigError(f"{where}: unknown key {section}.{key} (known: {', '.join(known)})")
+    setattr(target, key, _coerce(value, type(getattr(target, key)), f"{section}.{key}", where))
+
+
+def _coerce(value: Any, kind: type, name: str, where: str) -> Any:
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
+                    raise ValueError
+                return value.lower() in ("1", "true", "yes")
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if kind in (int, float):
+            if isinstance(value, bool):
+                raise ValueError
+            return kind(value)
+        if kind is list:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValueError
+            return value
+        if kind is str and not isinstance(value, str):
+            raise ValueError
+        return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where}: {name} expected {kind.__name__}, got {value!r}") from None
+
+
+_SERVER_KEYS = {f.name for f in fields(MCPServerConfig)} - {"name"}
+
+
+def _apply_mcp(config: Config, table: Any, where: str) -> None:
+    if not isinstance(table, dict) or set(table) - {"servers"}:
+        raise ConfigError(f"{where}: [mcp] holds only [mcp.servers.NAME] tables")
+    for name, spec in (table.get("servers") or {}).items():
+        config.mcp_servers[name] = parse_mcp_server(name, spec, where)
+
+
+def parse_mcp_server(name: str, spec: Any, where: str = "config") -> MCPServerConfig:
+    label = f"mcp.servers.{name}"
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
+        raise ConfigError(f"{where}: {label}: a server name uses letters, digits, '.', '_' and '-'")
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: {label} must be a table")
+    unknown = set(spec) - _SERVER_KEYS
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {label}.{sorted(unknown)[0]} (known: {', '.join(sorted(_SERVER_KEYS))})")
+    if not spec.get("command") and not spec.get("url"):
+        raise ConfigError(f"{where}: {label} needs either command (stdio) or url (HTTP or SSE)")
+    if spec.get("command") and spec.get("url"):
+        raise ConfigError(f"{where}: {label} has both command and url; choose one")
+    if spec.get("transport", "http") not in ("http", "sse"):
+        raise ConfigError(f"{where}: {label}.transport must be 'http' or 'sse'")
+    server = MCPServerConfig(name=name)
+    for key, value in spec.items():
+        default = getattr(server, key)
+        kind = type(default) if default is not None else str
+        if kind is dict:
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{where}: {label}.{key} must be a table of strings")
+            value = {k: expand(v) for k, v in value.items()}
+        else:
+            value = _coerce(value, kind, f"{label}.{key}", where)
+        if isinstance(value, str):
+            value = expand(value)
+        elif isinstance(value, list):
+            value = [expand(v) for v in value]
+        setattr(server, key, value)
+    return server
+
+
+def expand(text: str) -> str:
+    """`${VAR}` from the environment; an unset variable is an error, not an empty string."""
+
+    def one(match: re.Match[str]) -> str:
+        if match.group(1) not in os.environ:
+            raise ConfigError(f"${{{match.group(1)}}} is used in the config but not set in the environment")
+        return os.environ[match.group(1)]
+
+    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", one, text)

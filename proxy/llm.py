@@ -1,0 +1,158 @@
+"""The OpenAI-compatible relay: bytes in, bytes out, and a copy of both for the recorder.
+
+Nothing is parsed on the client's path: the request body is forwarded as received, each upstream
+chunk is sent on the moment it arrives, and the copies go to the recorder as one event after the
+last byte. Reassembly happens in the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+
+import httpx2
+
+from proxy.config import LLMConfig
+from proxy.wire import Receive, Scope, Send, downstream_headers, error_body, read_body, send_json, upstream_headers
+from recorder.events import LLMExchange
+from recorder.redact import bearer_value
+from recorder.store import Store
+
+log = logging.getLogger("tracemill.llm")
+_AUTH_HEADERS = (b"authorization", b"api-key", b"x-api-key")
+
+
+class UpstreamBroke(Exception):
+    """The upstream failed after the response had started: the only honest move is to cut the
+    client's connection too. Its traceback is filtered out of uvicorn's log (see server.py)."""
+
+
+class _Watch:
+    """Cancels the relay task when the client goes away before the answer is done."""
+
+    __slots__ = ("done", "gone", "task")
+
+    def __init__(self) -> None:
+        self.done = False
+        self.gone = False
+
+    async def run(self, receive: Receive, task: asyncio.Task[object]) -> None:
+        message = await receive()
+        if message["type"] == "http.disconnect" and not self.done:
+            self.gone = True
+            task.cancel()
+
+
+class LLMRelay:
+    def __init__(self, config: LLMConfig, store: Store | None) -> None:
+        self.config = config
+        self.store = store
+        self.base = config.base_url.rstrip("/")
+        self.client: httpx2.AsyncClient | None = None
+
+    def _api_key(self) -> str | None:
+        return os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
+
+    async def start(self) -> None:
+        self.client = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(self.config.timeout, connect=self.config.connect_timeout),
+            limits=httpx2.Limits(max_connections=None, max_keepalive_connections=256, keepalive_expiry=30),
+            trust_env=False,
+        )
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, path: str, session: str | None) -> None:
+        """Relay one request whose path, after any /s/<key> prefix, is `path` (starting /v1/)."""
+        started_at, t0 = time.time(), time.perf_counter()
+        body = await read_body(receive)
+        query = scope.get("query_string") or b""
+        url = self.base + path[3:] + ("?" + query.decode("latin-1") if query else "")
+        headers = upstream_headers(scope["headers"])
+        secrets = tuple(bearer_value(v.decode("latin-1")) for k, v in headers if k in _AUTH_HEADERS)
+        if not secrets and (key := self._api_key()):
+            headers.append((b"authorization", b"Bearer " + key.encode()))
+            secrets = (key,)
+        ev = LLMExchange(
+            method=scope["method"],
+            path=path,
+            upstream_url=url,
+            request_headers=headers,
+            request_body=body,
+            started_at=started_at,
+            session=session,
+            client=_client(scope),
+            secrets=secrets,
+        )
+        watch = _Watch()
+        task = asyncio.current_task()
+        assert task is not None and self.client is not None
+        watcher = asyncio.create_task(watch.run(receive, task))
+        response = None
+        try:
+            request = httpx2.Request(scope["method"], url, headers=headers, content=body)
+            response = await self.client.send(request, stream=True)
+            ev.status = response.status_code
+            ev.response_headers = response.headers.raw
+            await send(
+                {"type": "http.response.start", "status": response.status_code, "headers": downstream_headers(response.headers.raw)}
+            )
+            chunks = ev.response_chunks
+            async for chunk in response.aiter_raw():
+                if not chunks:
+                    ev.ttfb_ms = (time.perf_counter() - t0) * 1000
+                chunks.append(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            watch.done = True
+            await send({"type": "http.response.body", "body": b""})
+        except asyncio.CancelledError:
+            if not watch.gone:
+                raise
+            task.uncancel()
+            ev.incomplete, ev.error = True, "client disconnected before the answer was complete"
+        except httpx2.TransportError as exc:
+            await self._upstream_failed(ev, exc, send, started=ev.status is not None)
+        finally:
+            watch.done = True
+            watcher.cancel()
+            if response is not None:
+                await response.aclose()
+            ev.duration_ms = (time.perf_counter() - t0) * 1000
+            if self.store is not None:
+                self.store.record(ev)
+
+    async def _upstream_failed(self, ev: LLMExchange, exc: httpx2.TransportError, send: Send, started: bool) -> None:
+        timeout = isinstance(exc, httpx2.TimeoutException)
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if started:
+            # Headers (and maybe chunks) are out; we cannot change the status now.
+            ev.incomplete = True
+            ev.error = f"upstream failed mid-response ({what})"
+            log.warning("%s %s: %s", ev.method, ev.path, ev.error)
+            raise UpstreamBroke(ev.error) from None
+        status = 504 if timeout else 502
+        if timeout:
+            message = (
+                f"tracemill: the upstream LLM at {ev.upstream_url} did not answer in time ({what}). "
+                "Raise [llm].timeout in proxy.toml if the model is just slow."
+            )
+        else:
+            message = (
+                f"tracemill: could not reach the upstream LLM at {ev.upstream_url} ({what}). "
+                "Is the server running? Set [llm].base_url in proxy.toml, TRACEMILL_UPSTREAM, "
+                "or `tracemill serve --upstream URL`."
+            )
+        payload = error_body(status, "upstream_timeout" if timeout else "upstream_unreachable", message, upstream=ev.upstream_url)
+        body = await send_json(send, status, payload, [(b"x-tracemill-error", b"upstream")])
+        ev.status, ev.error = status, message
+        ev.response_headers = [(b"content-type", b"application/json")]
+        ev.response_chunks = [body]
+
+
+def _client(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return f"{client[0]}:{client[1]}" if client else None

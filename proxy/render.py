@@ -1,0 +1,103 @@
+"""Rich rendering for the inspection commands: tables and readable exchanges."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+
+console = Console()
+
+
+def when(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "-"
+
+
+def exchanges_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "time", "session", "model", "status", "ms", "tokens"):
+        table.add_column(col, no_wrap=True, max_width=24)
+    table.add_column("answer", overflow="fold", min_width=30, ratio=1)
+    for r in rows:
+        status = str(r["status"] or "-") + (" ✗" if r["incomplete"] else "")
+        tokens = f"{r['prompt_tokens'] or 0}/{r['completion_tokens'] or 0}" if r["prompt_tokens"] else "-"
+        table.add_row(
+            str(r["id"]),
+            when(r["started_at"])[5:],
+            r["session"] or "-",
+            (r["model"] or "-")[-28:],
+            Text(status, style="red" if (r["status"] or 500) >= 400 or r["incomplete"] else "green"),
+            f"{r['duration_ms']:.0f}" if r["duration_ms"] is not None else "-",
+            tokens,
+            r["summary"],
+        )
+    return table
+
+
+def message_panel(message: dict[str, Any], title: str | None = None) -> Panel:
+    """One chat message: reasoning dimmed, tool calls as pretty JSON."""
+    role = message.get("role", "?")
+    parts: list[Any] = []
+    for field in ("reasoning_content", "reasoning"):
+        if message.get(field):
+            parts.append(Text(str(message[field]).strip(), style="dim italic"))
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "\n".join(p.get("text", json.dumps(p)) if isinstance(p, dict) else str(p) for p in content)
+    if content:
+        parts.append(Text(fold(str(content))))
+    for call in message.get("tool_calls") or []:
+        fn = call.get("function") or {}
+        try:
+            args = json.dumps(json.loads(fn.get("arguments") or "{}"), indent=2, ensure_ascii=False)
+        except ValueError:
+            args = str(fn.get("arguments"))
+        parts.append(Text(f"⚙ {fn.get('name')}  [{call.get('id')}]", style="bold yellow"))
+        parts.append(Syntax(args, "json", theme="ansi_dark", background_color="default"))
+    style = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}.get(role, "white")
+    label = title or role + (f" ← {message['tool_call_id']}" if message.get("tool_call_id") else "")
+    return Panel(Group(*parts) if parts else Text("(empty)", style="dim"), title=label, title_align="left", border_style=style)
+
+
+def fold(text: str, limit: int = 1200) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit // 2]}\n… [{len(text) - limit} characters folded] …\n{text[-limit // 2:]}"
+
+
+def show_exchange(ex: dict[str, Any]) -> None:
+    head = (
+        f"#{ex['id']}  {when(ex['started_at'])}  {ex['method']} {ex['path']}  status {ex['status']}  "
+        f"{ex['duration_ms'] or 0:.0f} ms (first byte {ex['ttfb_ms'] or 0:.0f} ms)  session {ex['session'] or '-'}"
+    )
+    console.print(Text(head, style="bold"))
+    if ex.get("error"):
+        console.print(Text(f"error: {ex['error']}", style="red"))
+    request = ex.get("request_json")
+    if isinstance(request, dict):
+        params = {k: v for k, v in request.items() if k not in ("messages", "tools")}
+        console.print(Text("parameters: " + json.dumps(params, ensure_ascii=False), style="dim"))
+        for tool in request.get("tools") or []:
+            fn = tool.get("function", {})
+            console.print(Text(f"tool {fn.get('name')}: {(fn.get('description') or '')[:100]}", style="dim"))
+        for message in request.get("messages") or []:
+            console.print(message_panel(message))
+    elif ex.get("request_raw"):
+        console.print(Panel(fold(ex["request_raw"]), title="request (not JSON)"))
+    response = ex.get("response_json")
+    if isinstance(response, dict) and response.get("choices"):
+        for choice in response["choices"]:
+            title = f"answer #{choice.get('index', 0)} (finish: {choice.get('finish_reason')})"
+            console.print(message_panel(choice.get("message") or {}, title))
+        if response.get("usage"):
+            console.print(Text("usage: " + json.dumps(response["usage"]), style="dim"))
+    elif response is not None:
+        console.print(Syntax(fold(json.dumps(response, indent=2, ensure_ascii=False), 4000), "json", background_color="default"))
+    elif ex.get("response_raw"):
+        console.print(Panel(fold(ex["response_raw"]), title="response (raw)"))

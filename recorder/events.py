@@ -1,0 +1,53 @@
+"""What a relay hands the recorder: copies of wire bytes plus timestamps, nothing parsed.
+
+Parsing waits for the writer, so building an event costs the hot path almost nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+
+
+def new_uid() -> str:
+    """A sortable unique id: 48 bits of milliseconds then 80 random bits, hex."""
+    return f"{int(time.time() * 1000):012x}{os.urandom(10).hex()}"
+
+
+@dataclass(slots=True)
+class LLMExchange:
+    """One HTTP exchange on the LLM side (chat completion or any other /v1 path)."""
+
+    method: str
+    path: str
+    upstream_url: str
+    request_headers: list[tuple[bytes, bytes]]
+    request_body: bytes
+    started_at: float = field(default_factory=time.time)
+    uid: str = field(default_factory=new_uid)
+    session: str | None = None
+    client: str | None = None
+    status: int | None = None
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    response_chunks: list[bytes] = field(default_factory=list)
+    ttfb_ms: float | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+    incomplete: bool = False
+    # Values to scrub from bodies before anything is written; never stored themselves.
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class MCPMessage:
+    """One JSON-RPC message (or batch) seen by an MCP relay, in either direction."""
+
+    server: str
+    direction: str  # "c2s" (client to server) or "s2c"
+    transport: str  # the way in: "http", "sse" or "stdio"
+    body: bytes
+    session: str | None = None
+    at: float = field(default_factory=time.time)
+    uid: str = field(default_factory=new_uid)
+    secrets: tuple[str, ...] = ()
