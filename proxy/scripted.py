@@ -95,7 +95,7 @@ class ScriptedUpstream:
         headers = dict(scope["headers"])
         parallel = int(headers.get(b"x-script-parallel", b"1"))
         answer = plan(request, parallel)
-        seed = hashlib.sha256(body).hexdigest()
+        seed = hashlib.sha256(json.dumps([request.get("messages"), request.get("tools")]).encode()).hexdigest()
         n = int(request.get("n") or 1)
         if request.get("stream"):
             await self._stream(send, request, answer, seed, n)

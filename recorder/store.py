@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -77,7 +78,9 @@ class Store:
         self._db: aiosqlite.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self._last_warning = 0.0
-        self._pending: set[asyncio.Future[Any]] = set()
+        self._overflow: list[Any] = []  # events the full queue refused, spilled by one job at a time
+        self._overflow_job: asyncio.Future[None] | None = None
+        self._spill_lock = threading.Lock()
 
     async def start(self) -> None:
         connect(self.config.path).close()  # create and migrate once, synchronously
@@ -91,25 +94,23 @@ class Store:
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:
-            self._warn("the recording queue is full (the disk is slower than the traffic)")
-            fut = asyncio.get_running_loop().run_in_executor(None, self._spill_events, [event])
-            self._pending.add(fut)
-            fut.add_done_callback(self._pending.discard)
+            self._warn("the recording queue is full (the disk is slower than the traffic)", failure=False)
+            self._overflow.append(event)
+            if self._overflow_job is None or self._overflow_job.done():
+                self._overflow_job = asyncio.get_running_loop().run_in_executor(None, self._spill_overflow)
 
     async def flush(self) -> None:
         """Wait until everything recorded so far has been written (or spilled)."""
-        while self._queue.qsize() or self._busy:
+        while self._queue.qsize() or self._busy or (self._overflow_job and not self._overflow_job.done()):
             await asyncio.sleep(0.002)
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
 
     async def close(self) -> None:
         if self._task is not None:
             await self._queue.put(_STOP)
             await self._task
             self._task = None
-        if self._pending:
-            await asyncio.gather(*self._pending, return_exceptions=True)
+        if self._overflow_job is not None:
+            await self._overflow_job
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -184,17 +185,21 @@ class Store:
                 log.exception("could not turn a %s into rows; it is not recorded", type(event).__name__)
         return rows
 
-    def _spill_events(self, events: list[Any]) -> None:
-        self._spill_rows(self._build(events))
+    def _spill_overflow(self) -> None:
+        while self._overflow:
+            events, self._overflow = self._overflow, []
+            self._spill_rows(self._build(events))
 
     def _spill_rows(self, rows: list[Row]) -> None:
         try:
-            self.stats.spilled += spill.append(self.spill_file, rows)
+            with self._spill_lock:
+                self.stats.spilled += spill.append(self.spill_file, rows)
         except Exception as exc:
             log.error("could not spill %d rows to %s either (%s): they are lost", len(rows), self.spill_file, exc)
 
-    def _warn(self, what: str) -> None:
-        self.stats.last_error = what
+    def _warn(self, what: str, failure: bool = True) -> None:
+        if failure:
+            self.stats.last_error = what
         now = time.monotonic()
         if now - self._last_warning > 5:
             self._last_warning = now

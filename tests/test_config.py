@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from proxy.config import ConfigError, load
+
+
+def test_defaults_file_env_and_flags_layer(tmp_path, monkeypatch):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[llm]\nbase_url = "http://file/v1"\n[server]\nport = 5000\n')
+    monkeypatch.setenv("TRACEMILL_PORT", "6000")
+    config = load(cfg, **{"llm.base_url": "http://flag/v1"})
+    assert config.llm.base_url == "http://flag/v1"
+    assert config.server.port == 6000 and config.server.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[llm]\nbase_ur = "x"\n', "unknown key llm.base_ur"),
+        ("[server]\nport = 'abc'\n", "server.port expected int"),
+        ("[nope]\n", "unknown section [nope]"),
+        ("[llm\n", "not valid TOML"),
+        ("[mcp.servers.x]\nargs = []\n", "mcp.servers.x needs either command"),
+        ('[mcp.servers.x]\ncommand = "a"\ncolour = 1\n', "unknown key mcp.servers.x.colour"),
+        ('[mcp.servers.x]\nurl = "http://h/${NOT_SET_ANYWHERE}"\n', "${NOT_SET_ANYWHERE}"),
+    ],
+)
+def test_broken_config_names_the_key(tmp_path, text, message):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load(cfg)
+    assert message in str(info.value)
+
+
+def test_cli_reports_config_errors_without_traceback(tmp_path):
+    cfg = tmp_path / "p.toml"
+    cfg.write_text("[store]\npath = 3\n")
+    result = subprocess.run([sys.executable, "-m", "proxy", "--config", str(cfg), "exchanges"], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "store.path expected str" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_shipped_proxy_toml_loads():
+    config = load("proxy.toml")
+    assert config.llm.base_url == "http://127.0.0.1:8000/v1" and config.server.port == 4000
