@@ -161,6 +161,41 @@ def exchanges_show(ctx: click.Context, exchange_id: int, as_json: bool) -> None:
     show_exchange(ex)
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--name", required=True, help="The server's name in the record (and in proxy.toml).")
+@click.option("--session", help="Session key to record under (default: wrap-<pid>).")
+@click.option("--url", help="Bridge to a remote streamable HTTP server instead of a command.")
+@click.option("--sse", "use_sse", is_flag=True, help="With --url: the remote server speaks legacy SSE.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@common
+def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, use_sse: bool, command: tuple[str, ...]) -> None:
+    """Relay and record a stdio MCP server: launch this in place of the server command.
+
+    \b
+      tracemill wrap --name everything -- npx -y @modelcontextprotocol/server-everything
+      tracemill wrap --name remote --url https://example.com/mcp
+    """
+    from proxy.config import MCPServerConfig
+    from proxy.mcp_stdio import run as run_wrap
+
+    config = _config(ctx)
+    if command and url:
+        raise click.UsageError("give either a command after -- or --url, not both")
+    if command:
+        server = MCPServerConfig(name=name, command=command[0], args=list(command[1:]))
+    elif url:
+        server = MCPServerConfig(name=name, url=url, transport="sse" if use_sse else "http")
+    elif name in config.mcp_servers:
+        server = config.mcp_servers[name]
+    else:
+        raise click.UsageError(f"no command after --, no --url, and no [mcp.servers.{name}] in {config.source}")
+    if name in config.mcp_servers and (command or url):
+        server.env = {**config.mcp_servers[name].env, **server.env}
+        server.headers = config.mcp_servers[name].headers
+    logging.basicConfig(level=logging.WARNING, format="tracemill wrap: %(message)s", stream=sys.stderr)
+    sys.exit(run_wrap(server, config, session))
+
+
 @main.group()
 def store() -> None:
     """Maintain the SQLite store."""

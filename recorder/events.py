@@ -48,6 +48,7 @@ class MCPMessage:
     transport: str  # the way in: "http", "sse" or "stdio"
     body: bytes
     session: str | None = None
+    connection: str | None = None
     at: float = field(default_factory=time.time)
     uid: str = field(default_factory=new_uid)
     secrets: tuple[str, ...] = ()

@@ -86,3 +86,53 @@ def apply(db: sqlite3.Connection) -> list[str]:
             raise
         ran.append(fn.__name__)
     return ran
+
+
+@migration
+def m002_mcp(db: sqlite3.Connection) -> None:
+    """One row per JSON-RPC message, responses linked to their requests; tool schemas by hash."""
+    run_sql(
+        db,
+        """
+        CREATE TABLE mcp_messages (
+            id INTEGER PRIMARY KEY,
+            uid TEXT NOT NULL UNIQUE,
+            at REAL NOT NULL,
+            server TEXT NOT NULL,
+            session TEXT,                      -- the proxy session key, else the connection
+            connection TEXT,                   -- Mcp-Session-Id, SSE session or wrap-<pid>: one client link
+            direction TEXT NOT NULL,           -- c2s or s2c
+            transport TEXT NOT NULL,           -- the way in: http, sse or stdio
+            kind TEXT NOT NULL,                -- request, response, notification, error, invalid
+            method TEXT,
+            rpc_id TEXT,                       -- the id as JSON text, so 0 and "0" stay apart
+            body TEXT NOT NULL,                -- the message after redaction (image bytes as metadata)
+            size INTEGER NOT NULL,             -- bytes on the wire
+            reply_to TEXT,                     -- for responses: uid of the request answered
+            latency_ms REAL,                   -- for responses: time since that request
+            is_error INTEGER                   -- for tools/call results: isError, or a JSON-RPC error
+        );
+        CREATE INDEX mcp_messages_session ON mcp_messages(server, session, at);
+        CREATE INDEX mcp_messages_reply ON mcp_messages(reply_to);
+        CREATE INDEX mcp_messages_method ON mcp_messages(method, at);
+        CREATE TABLE tools (
+            hash TEXT PRIMARY KEY,             -- sha256 of the canonical JSON definition
+            name TEXT NOT NULL,
+            definition TEXT NOT NULL,          -- exactly as the server (or the agent) sent it
+            first_seen REAL NOT NULL
+        );
+        CREATE TABLE server_tools (
+            server TEXT NOT NULL,
+            hash TEXT NOT NULL REFERENCES tools(hash),
+            first_seen REAL NOT NULL,
+            PRIMARY KEY (server, hash)
+        );
+        CREATE VIEW mcp_calls AS
+            SELECT q.id, q.uid, q.at, q.server, q.session, q.transport,
+                   json_extract(q.body, '$.params.name') AS tool,
+                   json_extract(q.body, '$.params.arguments') AS arguments,
+                   r.body AS response, r.kind AS response_kind, r.latency_ms, r.is_error, r.at AS answered_at
+            FROM mcp_messages q LEFT JOIN mcp_messages r ON r.reply_to = q.uid
+            WHERE q.kind = 'request' AND q.method = 'tools/call'
+        """,
+    )

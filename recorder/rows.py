@@ -12,7 +12,8 @@ import zlib
 from typing import Any
 
 from recorder.assemble import assemble, reasoning_field_of
-from recorder.events import LLMExchange
+from recorder.events import LLMExchange, MCPMessage
+from recorder.mcp_rows import Pairing, mcp_rows
 from recorder.redact import Redactor
 from recorder.sse import parse_all
 
@@ -99,10 +100,12 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
     }
 
 
-def build(event: Any, redactor: Redactor, keep_raw: bool = False) -> list[Row]:
+def build(event: Any, redactor: Redactor, keep_raw: bool = False, pairing: Pairing | None = None) -> list[Row]:
     """Every row an event turns into."""
     if isinstance(event, LLMExchange):
         return [exchange_row(event, redactor, keep_raw)]
+    if isinstance(event, MCPMessage):
+        return mcp_rows(event, redactor, pairing if pairing is not None else Pairing())
     raise TypeError(f"no rows for {type(event).__name__}")
 
 

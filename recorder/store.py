@@ -23,6 +23,7 @@ import aiosqlite
 
 from recorder import migrations, spill
 from recorder.redact import Redactor
+from recorder.mcp_rows import Pairing
 from recorder.rows import Row, build
 
 log = logging.getLogger("tracemill.store")
@@ -81,6 +82,7 @@ class Store:
         self._overflow: list[Any] = []  # events the full queue refused, spilled by one job at a time
         self._overflow_job: asyncio.Future[None] | None = None
         self._spill_lock = threading.Lock()
+        self._pairing = Pairing()
 
     async def start(self) -> None:
         connect(self.config.path).close()  # create and migrate once, synchronously
@@ -180,7 +182,7 @@ class Store:
         rows: list[Row] = []
         for event in batch:
             try:
-                rows.extend(build(event, self.redactor, self.config.keep_raw))
+                rows.extend(build(event, self.redactor, self.config.keep_raw, self._pairing))
             except Exception:
                 log.exception("could not turn a %s into rows; it is not recorded", type(event).__name__)
         return rows

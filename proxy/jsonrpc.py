@@ -1,0 +1,56 @@
+"""Just enough JSON-RPC reading to route a message: its kind, id and method, found cheaply."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_PEEK_LIMIT = 256 * 1024  # larger messages are peeked at by their head, not parsed whole
+_HEAD_ID = re.compile(rb'^\s*\{[^{}\[\]]*?"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*"|null)')
+
+
+def id_text(value: Any) -> str:
+    """An id as compact JSON text, the form used as a routing key (1 and "1" stay apart)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(slots=True)
+class Peek:
+    kind: str  # request, notification, response, batch or invalid
+    id: str | None = None
+    method: str | None = None
+    message: Any = None  # the parsed message, when it was small enough to parse
+
+    @property
+    def progress_token(self) -> str | None:
+        params = self.message.get("params") if isinstance(self.message, dict) else None
+        if not isinstance(params, dict):
+            return None
+        token = params.get("progressToken", (params.get("_meta") or {}).get("progressToken"))
+        return None if token is None else id_text(token)
+
+
+def peek(raw: bytes) -> Peek:
+    if len(raw) > _PEEK_LIMIT and (head := _HEAD_ID.match(raw[:4096])):
+        # A big server answer: its id sits near the start; parsing 10 MB would stall the relay.
+        has_method = b'"method"' in raw[:4096]
+        return Peek("request" if has_method else "response", head.group(1).decode())
+    try:
+        message = json.loads(raw)
+    except ValueError:
+        return Peek("invalid")
+    if isinstance(message, list):
+        return Peek("batch", message=message)
+    if not isinstance(message, dict):
+        return Peek("invalid")
+    mid = id_text(message["id"]) if "id" in message else None
+    if "method" in message:
+        return Peek("request" if mid is not None else "notification", mid, message["method"], message)
+    return Peek("response" if mid is not None else "invalid", mid, None, message)
+
+
+def error_reply(raw_id: str, message: str, code: int = -32000) -> bytes:
+    """A JSON-RPC error for a request id given as JSON text, kept byte-exact."""
+    return b'{"jsonrpc":"2.0","id":' + raw_id.encode() + b',"error":' + json.dumps({"code": code, "message": message}).encode() + b"}"
