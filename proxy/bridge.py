@@ -14,7 +14,8 @@ from recorder.events import MCPMessage
 from recorder.store import Store
 
 log = logging.getLogger("tracemill.mcp")
-Deliver = Callable[[bytes], Awaitable[None]]
+# Hands a server message to the client; returns the bytes it delivered when it rewrote them.
+Deliver = Callable[[bytes], Awaitable[bytes | None]]
 
 
 class Bridge:
@@ -52,7 +53,7 @@ class Bridge:
 
     async def from_client(self, raw: bytes, upstream_raw: bytes | None = None) -> None:
         """Forward one client message (optionally rewritten for the upstream), then record it."""
-        p = peek(raw)
+        p = peek(upstream_raw or raw)
         if p.kind == "request" and p.id is not None:
             self.pending[p.id] = None
         try:
@@ -60,14 +61,15 @@ class Bridge:
         except ChannelError as exc:
             if p.kind == "request" and p.id is not None:
                 self.pending.pop(p.id, None)
-                await self.deliver(error_reply(p.id, str(exc)))
+                reply = error_reply(p.id, str(exc))
+                self.record("s2c", await self.deliver(reply) or reply)
         self.record("c2s", raw)
 
     async def _from_server(self) -> None:
         try:
             async for raw in self.channel.messages():
-                await self.deliver(raw)
-                self.record("s2c", raw)
+                delivered = await self.deliver(raw)
+                self.record("s2c", delivered or raw)
                 if raw[:1] == b"{" and self.pending:
                     p = peek(raw)
                     if p.kind == "response" and p.id is not None:
@@ -76,9 +78,10 @@ class Bridge:
             reason = self.channel.closed_reason or f"MCP server '{self.server}' went away"
             for pid in list(self.pending):
                 reply = error_reply(pid, f"{reason} before answering this request")
+                delivered = None
                 with contextlib.suppress(Exception):
-                    await self.deliver(reply)
-                self.record("s2c", reply)
+                    delivered = await self.deliver(reply)
+                self.record("s2c", delivered or reply)
             self.pending.clear()
             self.done.set()
 

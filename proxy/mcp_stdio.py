@@ -40,10 +40,11 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     reader, writer = await _stdio_streams()
     write_lock = asyncio.Lock()
 
-    async def deliver(raw: bytes) -> None:
+    async def deliver(raw: bytes) -> bytes | None:
         async with write_lock:
             writer.write(raw + b"\n")
             await writer.drain()
+        return None
 
     bridge = Bridge(
         channel, server=server.name, transport="stdio", connection=connection,
