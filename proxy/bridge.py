@@ -52,10 +52,12 @@ class Bridge:
             )
 
     async def from_client(self, raw: bytes, upstream_raw: bytes | None = None) -> None:
-        """Forward one client message (optionally rewritten for the upstream), then record it."""
+        """Record one client message (a queue put, so the answer cannot overtake it), then forward it,
+        optionally rewritten for the upstream."""
         p = peek(upstream_raw or raw)
         if p.kind == "request" and p.id is not None:
             self.pending[p.id] = None
+        self.record("c2s", raw)
         try:
             await self.channel.send(upstream_raw or raw)
         except ChannelError as exc:
@@ -63,7 +65,6 @@ class Bridge:
                 self.pending.pop(p.id, None)
                 reply = error_reply(p.id, str(exc))
                 self.record("s2c", await self.deliver(reply) or reply)
-        self.record("c2s", raw)
 
     async def _from_server(self) -> None:
         try:

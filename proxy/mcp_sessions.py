@@ -4,7 +4,8 @@ The proxy plays the HTTP server here: `initialize` opens a session with its own 
 connection and an Mcp-Session-Id; each POST that carries requests answers as an SSE stream that
 ends with the last response; GET holds the standalone stream; DELETE ends the session. Requests
 without a session (the stateless 2026-07-28 protocol) share one upstream connection per server,
-with ids rewritten on the way up and restored, byte-exact, on the way down.
+with ids rewritten on the way up and restored, byte-exact, on the way down (one shared
+connection per session key, so each key's messages stay apart).
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ class HttpBridge:
         self.store = store
         self.secrets = secrets
         self.sessions: dict[str, HttpSession] = {}
-        self._stateless: HttpSession | None = None
+        self._stateless: dict[str | None, HttpSession] = {}  # one shared connection per session key
         self._lock = asyncio.Lock()
 
     async def _open(self, sid: str, key: str | None, stateless: bool = False) -> HttpSession:
@@ -130,9 +131,11 @@ class HttpBridge:
 
     async def _shared(self, key: str | None) -> HttpSession:
         async with self._lock:
-            if self._stateless is None or self._stateless.bridge is None or self._stateless.bridge.done.is_set():
-                self._stateless = await self._open(f"stateless-{self.name}", key, stateless=True)
-            return self._stateless
+            shared = self._stateless.get(key)
+            if shared is None or shared.bridge is None or shared.bridge.done.is_set():
+                label = f"stateless-{self.name}" + (f"-{key}" if key else "")
+                shared = self._stateless[key] = await self._open(label, key, stateless=True)
+            return shared
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, key: str | None) -> None:
         method = scope["method"]
@@ -229,7 +232,7 @@ class HttpBridge:
                 session.get = None
 
     async def close(self) -> None:
-        sessions = list(self.sessions.values()) + ([self._stateless] if self._stateless else [])
+        sessions = list(self.sessions.values()) + list(self._stateless.values())
         self.sessions.clear()
         for session in sessions:
             if session.bridge is not None:
