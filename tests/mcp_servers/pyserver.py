@@ -1,5 +1,5 @@
 """A Python MCP server built with the SDK, for the tests: tools named like server-everything's,
-a resource, a prompt, progress, elicitation, a huge result, a crash and a stray stdout line.
+a resource, a prompt, progress, elicitation, a huge result, and a crash.
 
     python -m tests.mcp_servers.pyserver stdio
     python -m tests.mcp_servers.pyserver http PORT
@@ -67,12 +67,6 @@ def big_result(size: int) -> str:
 def crash() -> str:
     os._exit(3)
 
-
-@server.tool(name="stray-print", description="Writes a non-JSON line to stdout, then answers.")
-def stray_print() -> str:
-    sys.stdout.write("this is not JSON\n")
-    sys.stdout.flush()
-    return "printed"
 
 
 @server.resource("test://static/resource/1", name="Resource 1", mime_type="text/plain")
