@@ -74,3 +74,53 @@ def get_exchange(db: sqlite3.Connection, exchange_id: int) -> dict[str, Any] | N
         if isinstance(out[key], bytes):
             out[key] = out[key].decode("utf-8", "replace")
     return out
+
+
+def result_summary(response: dict[str, Any] | None) -> str | None:
+    """One line for a tools/call answer: its text, or the error."""
+    if not response:
+        return None
+    if "error" in response:
+        return f"error {response['error'].get('code')}: {response['error'].get('message')}"
+    result = response.get("result") or {}
+    parts = []
+    for item in result.get("content") or []:
+        if item.get("type") == "text":
+            parts.append(item.get("text", ""))
+        else:
+            size = (item.get("_tracemill") or {}).get("bytes")
+            parts.append(f"[{item.get('type')}{' ' + item['mimeType'] if item.get('mimeType') else ''}{f' {size} bytes' if size else ''}]")
+    if not parts and result.get("structuredContent") is not None:
+        parts.append(json.dumps(result["structuredContent"]))
+    return " ".join(parts).replace("\n", " ")[:300]
+
+
+def list_mcp_calls(
+    db: sqlite3.Connection, *, server: str | None = None, session: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    where, args = [], []
+    if server:
+        where.append("server = ?")
+        args.append(server)
+    if session:
+        where.append("session = ?")
+        args.append(session)
+    sql = "SELECT * FROM mcp_calls" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+    out = []
+    for row in db.execute(sql, (*args, limit)):
+        response = _loads(row["response"]) if row["response"] else None
+        out.append(
+            {
+                "id": row["id"],
+                "at": row["at"],
+                "server": row["server"],
+                "session": row["session"],
+                "transport": row["transport"],
+                "tool": row["tool"],
+                "arguments": _loads(row["arguments"]) if row["arguments"] else {},
+                "is_error": bool(row["is_error"]),
+                "latency_ms": row["latency_ms"],
+                "summary": result_summary(response),
+            }
+        )
+    return out
