@@ -1,6 +1,7 @@
-"""Benchmark: the proxy's added latency, CPU and memory, against a direct connection, in one run.
+"""Benchmark: the proxy's added latency, CPU and memory, against a direct connection, in one run;
+then the MCP section (tests/bench/bench_mcp.py).
 
-    python -m tests.bench.bench_proxy [--requests 2000]
+    python -m tests.bench.bench_proxy [--requests 2000] [--calls 1000] [--skip-mcp]
 
 Prints numbers; asserts nothing about time. The upstream answers instantly, recording is on.
 """
@@ -105,8 +106,15 @@ async def main_async(n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--calls", type=int, default=1000, help="MCP tools/call per case")
+    parser.add_argument("--skip-mcp", action="store_true")
     args = parser.parse_args()
     asyncio.run(main_async(args.requests))
+    if not args.skip_mcp:
+        from tests.bench.bench_mcp import main_async as mcp_main
+
+        print()
+        asyncio.run(mcp_main(args.calls))
 
 
 if __name__ == "__main__":
