@@ -101,3 +101,27 @@ def show_exchange(ex: dict[str, Any]) -> None:
         console.print(Syntax(fold(json.dumps(response, indent=2, ensure_ascii=False), 4000), "json", background_color="default"))
     elif ex.get("response_raw"):
         console.print(Panel(fold(ex["response_raw"]), title="response (raw)"))
+
+
+def render_episode(out: Console, episode: Any, linked: dict[str, Any], curation: Any) -> None:
+    """An episode for a human: numbered messages, roles apart, linked MCP calls marked."""
+    tags = ", ".join(sorted(curation.tags)) or "-"
+    head = (
+        f"episode {episode.id}  {when(episode.started_at)}  model {episode.model or '-'}  session {episode.session or '-'}  "
+        f"source {episode.source}  exchanges {len(episode.exchange_ids)}  tags {tags}"
+        + ("  [excluded]" if curation.excluded else "")
+    )
+    out.print(Text(head, style="bold"))
+    names = [(t.get("function") or t).get("name", "?") for t in episode.tools]
+    if names:
+        out.print(Text(f"tools ({len(names)}): {', '.join(names)}", style="dim"))
+    for index, message in enumerate(episode.messages):
+        dropped = curation.drops(index) or (curation.strip_system and message.get("role") == "system")
+        title = f"[{index}] {message.get('role')}" + (f" ← {message['tool_call_id']}" if message.get("tool_call_id") else "")
+        if dropped:
+            title += " (dropped from export)"
+        link = linked.get(message.get("tool_call_id") or "")
+        if link:
+            flag = "✗ " if link["is_error"] else ""
+            title += f"  ⇄ {flag}MCP {link['server']} {link['latency_ms'] or 0:.0f} ms ({link['method']}, {link['confidence']:.0%})"
+        out.print(message_panel(message, title))

@@ -21,6 +21,7 @@ def migration(fn: Migration) -> Migration:
 
 def run_sql(db: sqlite3.Connection, script: str) -> None:
     """Statement by statement: executescript() would commit the migration's transaction."""
+    script = "\n".join(line.split("--", 1)[0] for line in script.splitlines())  # comments may hold ';'
     for statement in script.split(";"):
         if statement.strip():
             db.execute(statement)
@@ -134,5 +135,71 @@ def m002_mcp(db: sqlite3.Connection) -> None:
                    r.body AS response, r.kind AS response_kind, r.latency_ms, r.is_error, r.at AS answered_at
             FROM mcp_messages q LEFT JOIN mcp_messages r ON r.reply_to = q.uid
             WHERE q.kind = 'request' AND q.method = 'tools/call'
+        """,
+    )
+
+
+@migration
+def m003_episodes(db: sqlite3.Connection) -> None:
+    """Episodes (chained chat exchanges), LLM-to-MCP links, and the curation log."""
+    run_sql(
+        db,
+        """
+        CREATE TABLE episodes (
+            id INTEGER PRIMARY KEY,
+            session TEXT,
+            source TEXT NOT NULL,              -- 'proxy' or 'import'
+            started_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            model TEXT,
+            last_exchange_id INTEGER NOT NULL, -- its request + answer is the conversation
+            exchanges INTEGER NOT NULL,
+            turns INTEGER NOT NULL,            -- assistant messages
+            tool_calls INTEGER NOT NULL,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0,
+            first_user TEXT,
+            forked_from INTEGER                -- an edit or retry branched off this episode
+        );
+        CREATE INDEX episodes_session ON episodes(session, started_at);
+        CREATE INDEX episodes_started ON episodes(started_at);
+        CREATE TABLE episode_exchanges (
+            exchange_id INTEGER PRIMARY KEY REFERENCES exchanges(id),
+            episode_id INTEGER NOT NULL REFERENCES episodes(id),
+            answer_index INTEGER NOT NULL,     -- where this exchange's answer sits in the conversation
+            conv_hash TEXT NOT NULL            -- hash of the normalised request messages + answer
+        );
+        CREATE INDEX episode_exchanges_hash ON episode_exchanges(conv_hash);
+        CREATE INDEX episode_exchanges_episode ON episode_exchanges(episode_id);
+        CREATE TABLE llm_tool_calls (
+            exchange_id INTEGER NOT NULL,
+            idx INTEGER NOT NULL,
+            tool_call_id TEXT,
+            name TEXT NOT NULL,
+            arguments TEXT NOT NULL,           -- canonical JSON, for matching MCP calls
+            session TEXT,
+            answered_at REAL NOT NULL,         -- when the answer that asked for it was complete
+            consumed_at REAL,                  -- when a request first carried its result back
+            PRIMARY KEY (exchange_id, idx)
+        );
+        CREATE INDEX llm_tool_calls_match ON llm_tool_calls(name, answered_at);
+        CREATE INDEX llm_tool_calls_id ON llm_tool_calls(tool_call_id);
+        CREATE TABLE links (
+            mcp_uid TEXT PRIMARY KEY,          -- the tools/call request in mcp_messages
+            exchange_id INTEGER NOT NULL,      -- the LLM exchange whose answer asked for it
+            tool_call_id TEXT NOT NULL,
+            method TEXT NOT NULL,              -- session+args, args+window, order, retry
+            confidence REAL NOT NULL
+        );
+        CREATE INDEX links_tool_call ON links(tool_call_id);
+        CREATE TABLE curation (
+            id INTEGER PRIMARY KEY,
+            at REAL NOT NULL,
+            episode_id INTEGER NOT NULL,
+            action TEXT NOT NULL,              -- tag, untag, exclude, include, drop_turns, strip_system, undo
+            args TEXT NOT NULL DEFAULT '{}'    -- JSON; an undo names the entry it cancels
+        );
+        CREATE INDEX curation_episode ON curation(episode_id);
+        CREATE TABLE _cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
         """,
     )

@@ -85,10 +85,15 @@ class Store:
         self._pairing = Pairing()
 
     async def start(self) -> None:
-        connect(self.config.path).close()  # create and migrate once, synchronously
-        self._db = await aiosqlite.connect(self.config.path, isolation_level=None)
-        await self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        await self._db.execute("PRAGMA synchronous=NORMAL")
+        """Open (create, migrate) the file. If that fails, keep going: records go to the spill file."""
+        try:
+            connect(self.config.path).close()  # create and migrate once, synchronously
+            self._db = await aiosqlite.connect(self.config.path, isolation_level=None)
+            await self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+        except (sqlite3.Error, OSError) as exc:
+            self._db = None
+            self._warn(f"cannot open the store {self.config.path} ({exc})")
         self._task = asyncio.create_task(self._run(), name="tracemill-writer")
 
     def record(self, event: Any) -> None:
@@ -154,9 +159,9 @@ class Store:
 
     async def _write(self, batch: list[Any]) -> None:
         rows = await asyncio.to_thread(self._build, batch)
-        if self._db is None:
-            return
         try:
+            if self._db is None:
+                raise sqlite3.OperationalError("the store is not open")
             await self._db.execute("BEGIN IMMEDIATE")
             try:
                 for (table, cols), values in _grouped(rows).items():

@@ -93,3 +93,16 @@ async def test_two_processes_worth_of_writers_share_one_file(db_path):
     for s in stores:
         await s.close()
     assert count(db_path) == 300
+
+
+async def test_a_store_that_cannot_open_keeps_serving_into_the_spill_file(tmp_path, caplog):
+    folder = tmp_path / "trace.db"
+    folder.mkdir()  # a folder where the database file should be: SQLite cannot open it
+    store = Store(StoreConfig(path=str(folder)))
+    with caplog.at_level(logging.WARNING, "tracemill.store"):
+        await store.start()
+        store.record(exchange(1))
+        await store.flush()
+        await store.close()
+    assert "cannot open the store" in caplog.text and not store.healthy
+    assert store.stats.spilled == 1 and store.spill_file.exists()
