@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,11 +78,23 @@ def features(unrolled: bool) -> Any:
     return Features(spec)
 
 
-def _dataset(rows: Callable[[], Iterator[dict[str, Any]]], unrolled: bool) -> Any:
+_progress: Callable[[int], None] | None = None  # module-level: datasets pickles the generator
+
+
+def _split_rows(db_path: str, options: ExportOptions, split: str) -> Iterator[dict[str, Any]]:
+    for row in iter_rows(db_path, options, _progress if split == "train" else None):
+        if ("test" if in_test(_split_key(row), options.test_split) else "train") == split:
+            yield row
+
+
+def _dataset(db_path: str, options: ExportOptions, split: str, cache: str) -> Any:
     from datasets import Dataset, disable_progress_bars
 
     disable_progress_bars()
-    return Dataset.from_generator(rows, features=features(unrolled))  # streams into an on-disk Arrow cache
+    # Streams into an Arrow file in a fresh cache folder: flat memory, and never a stale cache hit.
+    return Dataset.from_generator(
+        _split_rows, features=features(bool(options.unroll)), gen_kwargs={"db_path": db_path, "options": options, "split": split}, cache_dir=cache
+    )
 
 
 def _split_key(row: dict[str, Any]) -> str:
@@ -102,19 +116,20 @@ def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions
                 (test_f if side == "test" else train_f).write(json.dumps(row, ensure_ascii=False) + "\n")
                 counts[side] += 1
         return {k: v for k, v in counts.items() if v or k == "train"}
-    unrolled = bool(options.unroll)
+    global _progress
+    _progress = progress
+    cache = tempfile.mkdtemp(prefix="tracemill-export-")
+    try:
+        splits = {"train": _dataset(str(db_path), options, "train", cache)}
+        if options.test_split:
+            splits["test"] = _dataset(str(db_path), options, "test", cache)
+        return _save(splits, out, fmt, bool(options.test_split))
+    finally:
+        _progress = None
+        shutil.rmtree(cache, ignore_errors=True)
 
-    def side(name: str) -> Callable[[], Iterator[dict[str, Any]]]:
-        def gen() -> Iterator[dict[str, Any]]:
-            for row in iter_rows(db_path, options, progress if name == "train" else None):
-                if ("test" if in_test(_split_key(row), options.test_split) else "train") == name:
-                    yield row
 
-        return gen
-
-    splits = {"train": _dataset(side("train"), unrolled)}
-    if options.test_split:
-        splits["test"] = _dataset(side("test"), unrolled)
+def _save(splits: dict[str, Any], out: Path, fmt: str, split: bool) -> dict[str, int]:
     if fmt == "parquet":
         if len(splits) == 1:
             splits["train"].to_parquet(str(out))
@@ -122,7 +137,7 @@ def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions
             out.mkdir(parents=True, exist_ok=True)
             for name, ds in splits.items():
                 ds.to_parquet(str(out / f"{name}.parquet"))
-    elif options.test_split:
+    elif split:
         from datasets import DatasetDict
 
         DatasetDict(splits).save_to_disk(str(out))

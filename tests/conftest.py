@@ -111,3 +111,11 @@ class Canned:
         finished = True
         await send({"type": "http.response.body", "body": b""})
         watcher.cancel()
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen3 with a locally trained tokenizer and the Qwen3-style template."""
+    from tests.tiny_model import build
+
+    return build(tmp_path_factory.mktemp("tiny-qwen3"))
