@@ -120,3 +120,29 @@ def push(folder: str | Path, repo_id: str, private: bool = True) -> str:
                 404: "the repository or namespace does not exist"}.get(status if isinstance(status, int) else 0, "")
         raise HubError(f"the Hub refused the push to {repo_id} (HTTP {status}){': ' + hint if hint else ''}. {json.dumps(str(exc))[:300]}") from None
     return getattr(commit, "commit_url", None) or f"https://huggingface.co/datasets/{repo_id}"
+
+
+def push_model(run_dir: str | Path, repo_id: str, dataset: str | None, private: bool = True) -> str:
+    """Upload the merged model if there is one, else the adapter, with a model card."""
+    run_dir = Path(run_dir)
+    report = json.loads((run_dir / "run.json").read_text())
+    folder = run_dir / "merged" if (run_dir / "merged").exists() else run_dir / "adapter"
+    config = report["config"]
+    linked = f"[{dataset}](https://huggingface.co/datasets/{dataset})" if dataset and "/" in dataset and not Path(dataset).exists() else "local tracemill traces"
+    (folder / "README.md").write_text(
+        f"---\nbase_model: {config['model']}\ntags:\n  - tracemill\n  - lora\n  - tool-calling\n---\n\n# {repo_id}\n\n"
+        f"{'A merged' if folder.name == 'merged' else 'A LoRA adapter for'} `{config['model']}`, fine-tuned with tracemill on {linked}.\n\n"
+        f"- Backend: {report['backend']}; LoRA rank {config['rank']}, alpha {config['alpha']}, rsLoRA {config['rslora']}, lr {config['lr']}\n"
+        f"- Rows: {report['data']['train_rows']} train, {report['data']['eval_rows']} eval; loss {report['losses']['first']} -> {report['losses']['final']}\n"
+    )
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    api = HfApi(token=token())
+    try:
+        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model", commit_message="Upload model with tracemill")
+    except HfHubHTTPError as exc:
+        status = exc.response.status_code if exc.response is not None else "?"
+        raise HubError(f"the Hub refused the push to {repo_id} (HTTP {status})") from None
+    return getattr(commit, "commit_url", None) or f"https://huggingface.co/{repo_id}"

@@ -118,3 +118,20 @@ def prompt_completion(tokenizer: Any, messages: list[dict[str, Any]], tools: lis
         raise TemplateError("the chat template does not render the conversation as prompt + completion")
     completion = full[len(prompt):]
     return prompt, completion.rstrip("\n")  # the trailing newline after <|im_end|> is not generated
+
+
+def encode(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_length: int) -> dict[str, list[int]] | None:
+    """Token ids and labels for one row: labels are -100 everywhere but the last assistant turn
+    (its reasoning, content, tool calls and end token). None when the prompt alone is too long."""
+    prompt, completion = prompt_completion(tokenizer, messages, tools)
+    encoded = tokenizer(prompt + completion, add_special_tokens=False, return_offsets_mapping=True)
+    ids, offsets = encoded["input_ids"], encoded["offset_mapping"]
+    cut = len(prompt)
+    labels = [tok if start >= cut else -100 for tok, (start, _end) in zip(ids, offsets, strict=True)]
+    if sum(1 for label in labels if label != -100) == 0:
+        return None
+    if len(ids) > max_length:
+        if sum(1 for label in labels[:max_length] if label != -100) == 0:
+            return None  # truncation would leave nothing to learn
+        ids, labels = ids[:max_length], labels[:max_length]
+    return {"input_ids": ids, "labels": labels}

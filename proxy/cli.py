@@ -212,7 +212,7 @@ def store_recover(ctx: click.Context) -> None:
     click.echo(f"{db}: read {read} spilled rows, inserted {inserted} (the rest were already there)")
 
 
-from proxy import cli_data, cli_mcp  # noqa: E402,F401  (they register their commands on `main`)
+from proxy import cli_data, cli_mcp, cli_train  # noqa: E402,F401  (they register their commands on `main`)
 
 
 def run() -> None:

@@ -29,18 +29,22 @@ def parse_since(value: str | None) -> float | None:
     return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
 
 
-def filter_options(fn: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--session", help="Only this session key."),
-            click.option("--model", help="Only models whose name contains this."),
-            click.option("--since", help="Only episodes since an ISO date or a duration (7d, 12h)."),
-            click.option("--tag", help="Only episodes with this tag."),
-            click.option("--include-excluded", is_flag=True, help="Also episodes marked `exclude`."),
-        ]
-    ):
+def filter_options(fn: Any, with_model: bool = True) -> Any:
+    options = [
+        click.option("--session", help="Only this session key."),
+        click.option("--model", help="Only models whose name contains this.") if with_model else None,
+        click.option("--since", help="Only episodes since an ISO date or a duration (7d, 12h)."),
+        click.option("--tag", help="Only episodes with this tag."),
+        click.option("--include-excluded", is_flag=True, help="Also episodes marked `exclude`."),
+    ]
+    for option in reversed([o for o in options if o is not None]):
         fn = option(fn)
     return fn
+
+
+def episode_filter_options(fn: Any) -> Any:
+    """The filters, for commands whose own --model names a model to train or evaluate."""
+    return filter_options(fn, with_model=False)
 
 
 def make_filters(session: str | None, model: str | None, since: str | None, tag: str | None, include_excluded: bool) -> Any:

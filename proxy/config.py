@@ -119,11 +119,13 @@ def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config
 
 def _apply_file(config: Config, data: dict[str, Any], where: str) -> None:
     for section, table in data.items():
+        if section == "finetune":
+            continue  # read by `tracemill finetune` (finetune/train.py), not by the proxy
         if section == "mcp":
             _apply_mcp(config, table, where)
             continue
         if section not in _SECTIONS:
-            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join([*_SECTIONS, 'mcp'])})")
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join([*_SECTIONS, 'mcp', 'finetune'])})")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {section} must be a table")
         for key, value in table.items():
