@@ -106,20 +106,26 @@ def build(db_path: str | Path, folder: str | Path, repo_id: str, options: Export
     return counts
 
 
-def push(folder: str | Path, repo_id: str, private: bool = True) -> str:
+def upload(folder: str | Path, repo_id: str, repo_type: str, private: bool) -> str:
+    """Create the repo if needed and upload the folder in one commit; Hub errors become one line."""
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError
 
     api = HfApi(token=token())
     try:
-        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="dataset", commit_message="Upload traces with tracemill")
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message="Upload with tracemill")
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
         hint = {401: "the token is invalid or expired", 403: "the token cannot write to this namespace (needs write access)",
                 404: "the repository or namespace does not exist"}.get(status if isinstance(status, int) else 0, "")
         raise HubError(f"the Hub refused the push to {repo_id} (HTTP {status}){': ' + hint if hint else ''}. {json.dumps(str(exc))[:300]}") from None
-    return getattr(commit, "commit_url", None) or f"https://huggingface.co/datasets/{repo_id}"
+    prefix = "datasets/" if repo_type == "dataset" else ""
+    return getattr(commit, "commit_url", None) or f"https://huggingface.co/{prefix}{repo_id}"
+
+
+def push(folder: str | Path, repo_id: str, private: bool = True) -> str:
+    return upload(folder, repo_id, "dataset", private)
 
 
 def push_model(run_dir: str | Path, repo_id: str, dataset: str | None, private: bool = True) -> str:
@@ -135,14 +141,4 @@ def push_model(run_dir: str | Path, repo_id: str, dataset: str | None, private: 
         f"- Backend: {report['backend']}; LoRA rank {config['rank']}, alpha {config['alpha']}, rsLoRA {config['rslora']}, lr {config['lr']}\n"
         f"- Rows: {report['data']['train_rows']} train, {report['data']['eval_rows']} eval; loss {report['losses']['first']} -> {report['losses']['final']}\n"
     )
-    from huggingface_hub import HfApi
-    from huggingface_hub.errors import HfHubHTTPError
-
-    api = HfApi(token=token())
-    try:
-        api.create_repo(repo_id, repo_type="model", private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type="model", commit_message="Upload model with tracemill")
-    except HfHubHTTPError as exc:
-        status = exc.response.status_code if exc.response is not None else "?"
-        raise HubError(f"the Hub refused the push to {repo_id} (HTTP {status})") from None
-    return getattr(commit, "commit_url", None) or f"https://huggingface.co/{repo_id}"
+    return upload(folder, repo_id, "model", private)

@@ -13,19 +13,12 @@ from typing import Any
 
 from recorder.curation import Curation
 from recorder.episodes import Episode
-
-
-def _text(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, list):
-        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
-    return str(content)
+from recorder.normalize import text_of
 
 
 def clean_message(message: dict[str, Any]) -> dict[str, Any]:
     role = message.get("role")
-    out: dict[str, Any] = {"role": role, "content": _text(message.get("content"))}
+    out: dict[str, Any] = {"role": role, "content": text_of(message.get("content"))}
     if role == "assistant":
         if message.get("reasoning_content"):
             out["reasoning_content"] = str(message["reasoning_content"])

@@ -13,6 +13,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.store import transaction
 from recorder.normalize import canonical_args, chain
 
 REASONING = ("reasoning_content", "reasoning")
@@ -64,22 +65,17 @@ def update(db: sqlite3.Connection, batch: int = 500) -> int:
     seen = 0
     while True:
         cursor = get_cursor(db, "episodes")
+        last = db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0  # first: rows written later wait
         rows = db.execute(
             "SELECT id, started_at, duration_ms, session, model, method, request_json, response_json, "
-            "prompt_tokens, completion_tokens FROM exchanges WHERE id > ? AND (path LIKE '%/chat/completions' OR method = 'IMPORT') "
-            "ORDER BY id LIMIT ?",
-            (cursor, batch),
+            "prompt_tokens, completion_tokens FROM exchanges WHERE id > ? AND id <= ? "
+            "AND (path LIKE '%/chat/completions' OR method = 'IMPORT') ORDER BY id LIMIT ?",
+            (cursor, last, batch),
         ).fetchall()
-        last = db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             for row in rows:
                 _add(db, row)
             set_cursor(db, "episodes", rows[-1]["id"] if len(rows) == batch else last)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         seen += len(rows)
         if len(rows) < batch:
             return seen

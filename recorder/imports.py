@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from recorder.store import connect, insert_rows
+from recorder.store import write_rows
 
 
 class ImportError_(ValueError):
@@ -67,11 +67,4 @@ def import_files(db_path: str | Path, paths: list[Path]) -> tuple[int, list[str]
             rows.append(trace_row(path))
         except (ImportError_, OSError) as exc:
             problems.append(str(exc))
-    db = connect(db_path)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        added = insert_rows(db, rows)
-        db.execute("COMMIT")
-    finally:
-        db.close()
-    return added, problems
+    return write_rows(db_path, rows), problems

@@ -14,6 +14,7 @@ from typing import Any
 
 from recorder.episodes import get_cursor, set_cursor
 from recorder.normalize import canonical_args
+from recorder.store import transaction
 
 GRACE = 2.0  # seconds of clock skew allowed between the LLM answer and the MCP call
 
@@ -30,21 +31,16 @@ def llm_names(server: str, tool: str) -> list[str]:
 def update(db: sqlite3.Connection) -> int:
     """Link every tools/call recorded since the last call; returns how many were looked at."""
     cursor = get_cursor(db, "links")
+    last = db.execute("SELECT max(id) FROM mcp_messages").fetchone()[0] or 0  # first: rows written later wait
     calls = db.execute(
         "SELECT id, uid, at, server, session, connection, body FROM mcp_messages "
-        "WHERE id > ? AND kind = 'request' AND method = 'tools/call' AND direction = 'c2s' ORDER BY id",
-        (cursor,),
+        "WHERE id > ? AND id <= ? AND kind = 'request' AND method = 'tools/call' AND direction = 'c2s' ORDER BY id",
+        (cursor, last),
     ).fetchall()
-    last = db.execute("SELECT max(id) FROM mcp_messages").fetchone()[0] or 0
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(db):
         for call in calls:
             _link(db, call)
         set_cursor(db, "links", last)
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return len(calls)
 
 

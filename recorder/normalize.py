@@ -11,7 +11,8 @@ import json
 from typing import Any
 
 
-def _text(content: Any) -> str:
+def text_of(content: Any) -> str:
+    """A message's content as plain text (a list of parts is joined)."""
     if content is None:
         return ""
     if isinstance(content, list):
@@ -34,7 +35,7 @@ def normalize(message: dict[str, Any]) -> list[Any]:
         [c.get("id"), (c.get("function") or {}).get("name"), canonical_args((c.get("function") or {}).get("arguments"))]
         for c in message.get("tool_calls") or []
     ]
-    return [role, _text(message.get("content")).strip(), calls, message.get("tool_call_id")]
+    return [role, text_of(message.get("content")).strip(), calls, message.get("tool_call_id")]
 
 
 def chain(messages: list[dict[str, Any]]) -> list[str]:

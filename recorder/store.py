@@ -14,7 +14,8 @@ import sqlite3
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,28 @@ def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.row_factory = sqlite3.Row
     return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: a crash never leaves half a batch."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def write_rows(db_path: str | Path, rows: list[Row]) -> int:
+    """Insert rows into the file in one transaction, from outside the writer (CLI commands)."""
+    db = connect(db_path)
+    try:
+        with transaction(db):
+            return insert_rows(db, rows)
+    finally:
+        db.close()
 
 
 def insert_rows(db: sqlite3.Connection, rows: Iterable[Row]) -> int:
@@ -251,12 +274,6 @@ def recover(db_path: str | Path) -> tuple[int, int]:
     if not path.exists():
         return 0, 0
     rows = list(spill.read(path))
-    db = connect(db_path)
-    try:
-        db.execute("BEGIN IMMEDIATE")
-        inserted = insert_rows(db, rows)
-        db.execute("COMMIT")
-    finally:
-        db.close()
+    inserted = write_rows(db_path, rows)
     path.rename(path.with_name(path.name + f".recovered-{int(time.time())}"))
     return len(rows), inserted
