@@ -189,3 +189,20 @@ async def test_a_stdio_server_that_cannot_start_is_a_clear_error(tmp_path, way):
             else:
                 response = await client.get(proxy + "/mcp/broken/sse")
     assert response.status_code == 502 and "definitely-not-a-command-xyz" in response.text
+
+
+async def test_tools_listed_across_pages_and_images_stored_as_metadata(tmp_path):
+    db = tmp_path / "m.db"
+    raw = wrap_params(db, "raw", "--", sys.executable, "-m", "tests.mcp_servers.rawserver")
+    async with Client(raw, mode="legacy") as client:
+        first = await client.list_tools()
+        second = await client.list_tools(cursor=first.next_cursor)
+        picture = await client.call_tool("picture", {})
+    assert [t.name for t in first.tools + second.tools] == ["echo", "shout"]
+    assert picture.content[0].data == "iVBORw0KGgo" * 100  # the client gets the bytes untouched
+    (row,) = rows(db, "SELECT response FROM mcp_calls WHERE tool = 'picture'")
+    stored = json.loads(row["response"])["result"]["content"][0]
+    assert "data" not in stored and stored["mimeType"] == "image/png"
+    assert stored["_tracemill"] == {"omitted": "data", "base64_chars": 1100, "bytes": 825}
+    names = {r["name"] for r in rows(db, "SELECT name FROM tools JOIN server_tools USING (hash) WHERE server = 'raw'")}
+    assert names == {"echo", "shout"}

@@ -44,3 +44,24 @@ async def test_configured_upstream_key_is_sent_when_client_has_none_and_masked(m
     assert upstream.headers[0][b"authorization"] == b"Bearer upstream-key-987654321"
     assert "upstream-key-987654321" not in (row["response_json"] or "")
     assert os.environ["MY_UPSTREAM_KEY"]
+
+
+async def test_configured_patterns_are_masked_and_keep_raw_keeps_masked_stream_bytes(scripted, db_path):
+    from proxy.app import App
+    from proxy.config import Config
+    from proxy.server import running, uvicorn_config
+
+    config = Config()
+    config.llm.base_url = scripted[0] + "/v1"
+    config.store.path, config.store.keep_raw, config.server.port = str(db_path), True, 0
+    config.redact.patterns = [r"ghp_[A-Za-z0-9]{12}"]
+    app = App(config)
+    async with running(app, uvicorn_config(app, config)) as proxy:
+        body = {"model": "q", "messages": [{"role": "user", "content": "token ghp_abcdefABCDEF here"}], "stream": True}
+        async with httpx2.AsyncClient() as client:
+            await client.post(proxy + "/v1/chat/completions", json=body)
+        (row,) = await wait_rows(db_path, 1)
+        await app.store.flush()
+    assert "ghp_abcdefABCDEF" not in row["request_json"] and "token [REDACTED] here" in row["request_json"]
+    assert row["response_raw"].startswith(b"data: {") and b"[DONE]" in row["response_raw"]
+    assert b"ghp_abcdefABCDEF" not in disk_bytes(db_path)
