@@ -11,7 +11,7 @@ import json
 import platform
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,6 @@ class TrainConfig:
     merge: bool = False
     target_modules: tuple[str, ...] = TARGET_MODULES
     unroll: str = "assistant"
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class TrainError(RuntimeError):
@@ -64,7 +63,7 @@ def from_toml(path: str | Path) -> dict[str, Any]:
     for key, value in table.items():
         name = key.replace("-", "_")
         if name not in known:
-            raise TrainError(f"{path}: unknown key finetune.{key} (known: {', '.join(sorted(known - {'extra'}))})")
+            raise TrainError(f"{path}: unknown key finetune.{key} (known: {', '.join(sorted(known))})")
         out[name] = value
     return out
 
@@ -143,7 +142,7 @@ def run(config: TrainConfig, rows: list[dict[str, Any]], eval_rows: list[dict[st
     report = {
         "backend": backend,
         "backend_reason": why,
-        "config": {k: v for k, v in asdict(config).items() if k != "extra"},
+        "config": asdict(config),
         "data": {"train_rows": len(train), "eval_rows": len(held), "skipped": skipped + held_skipped, "train_tokens": result["tokens"]},
         "versions": versions(),
         "timings": {"total_s": round(time.time() - started, 2), "train_s": result["train_s"], "tokens_per_s": result["tokens_per_s"]},

@@ -18,7 +18,7 @@ from recorder.store import Store
 _AUTH = frozenset({b"authorization", b"cookie"})
 
 
-def jsonrpc_http_error(status: int, message: str) -> dict[str, object]:
+def jsonrpc_http_error(message: str) -> dict[str, object]:
     return {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": message}}
 
 
@@ -49,7 +49,7 @@ class HttpReverse:
             response = await self.client.send(httpx2.Request(scope["method"], url, headers=headers, content=body), stream=True)
         except httpx2.TransportError as exc:
             message = f"tracemill: cannot reach MCP server '{self.server.name}' at {self.server.url} ({type(exc).__name__}: {exc})"
-            await send_json(send, 502, jsonrpc_http_error(502, message))
+            await send_json(send, 502, jsonrpc_http_error(message))
             self._record("c2s", body, session or connection, connection)
             return
         try:

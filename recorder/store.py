@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,6 @@ class StoreStats:
     spilled: int = 0
     failures: int = 0
     last_error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -17,7 +16,6 @@ from proxy.config import Config
 from proxy.scripted import Script, ScriptedUpstream
 from proxy.server import running, uvicorn_config
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 @asynccontextmanager

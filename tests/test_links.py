@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from recorder import links
 from recorder.events import MCPMessage
 from recorder.mcp_rows import Pairing
 from recorder.query import open_db

@@ -12,7 +12,6 @@ import anyio
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.shared.exceptions import MCPError
 
 from proxy.config import MCPServerConfig
 from proxy.server import running
@@ -133,7 +132,7 @@ async def test_upstream_401_reaches_the_client_unchanged_and_auth_is_not_passed_
                 body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
                 headers = {"Authorization": "Bearer client-token", "Mcp-Method": "tools/list", "Mcp-Name": "x", "Mcp-Param-Region": "eu", "Mcp-Future-Header": "1"}
                 locked = await client.post(proxy + "/mcp/locked", json=body, headers=headers)
-                passing = await client.post(proxy + "/mcp/passing", json=body, headers=headers)
+                await client.post(proxy + "/mcp/passing", json=body, headers=headers)
     assert locked.status_code == 401 and locked.headers["www-authenticate"].startswith('Bearer resource_metadata=')
     assert locked.json() == {"error": "unauthorized"}
     first, second = upstream.headers
