@@ -15,6 +15,7 @@ import contextlib
 import itertools
 import json
 import re
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable
@@ -50,6 +51,7 @@ class HttpSession:
         self.backlog: list[tuple[str, bytes]] = []
         self.log: deque[tuple[str, bytes]] = deque(maxlen=1000)  # for Last-Event-ID
         self.original_ids: dict[str, str] = {}  # upstream id -> the client's id (stateless only)
+        self.last_used = time.monotonic()
         self._seq = itertools.count(1)
         self._ids = itertools.count(1)
 
@@ -109,7 +111,11 @@ async def pump(stream: _Stream, send: Send, receive: Receive) -> None:
 
 
 class HttpBridge:
-    """Streamable HTTP in front of a channel factory: one channel per session."""
+    """Streamable HTTP in front of a channel factory: one channel per session. Sessions idle for
+    `idle_timeout` seconds (no request, no open stream) are closed when a new one opens, so
+    clients that never send DELETE do not leave server processes behind."""
+
+    idle_timeout = 3600.0
 
     def __init__(self, name: str, make_channel: Callable[[], Channel], store: Store | None, secrets: tuple[str, ...]) -> None:
         self.name = name
@@ -173,12 +179,14 @@ class HttpBridge:
         new_sid = None
         if session is None:
             if any(m.get("method") == "initialize" for m in requests):
+                await self._close_idle()
                 new_sid = uuid.uuid4().hex
                 session = await self._open(new_sid, key)
                 self.sessions[new_sid] = session
             else:
                 session = await self._shared(key)
         assert session.bridge is not None
+        session.last_used = time.monotonic()
         if not requests:
             await session.bridge.from_client(body)
             await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
@@ -205,6 +213,7 @@ class HttpBridge:
             await session.bridge.from_client(body, upstream_body)
             await pump(stream, send, receive)
         finally:
+            session.last_used = time.monotonic()
             session.posts.remove(stream)
             for token in [t for t, s in session.by_token.items() if s is stream]:
                 del session.by_token[token]
@@ -228,8 +237,17 @@ class HttpBridge:
         try:
             await pump(stream, send, receive)
         finally:
+            session.last_used = time.monotonic()
             if session.get is stream:
                 session.get = None
+
+    async def _close_idle(self) -> None:
+        now = time.monotonic()
+        for sid, session in list(self.sessions.items()):
+            if session.get is None and not session.posts and now - session.last_used > self.idle_timeout:
+                del self.sessions[sid]
+                if session.bridge is not None:
+                    await session.bridge.close()
 
     async def close(self) -> None:
         sessions = list(self.sessions.values()) + list(self._stateless.values())
