@@ -53,7 +53,6 @@ class App:
             from proxy.mcp_router import MCPRouter
 
             self.mcp = MCPRouter(self.config, self.store)
-            await self.mcp.start()
 
     async def close(self) -> None:
         if self.mcp is not None:

@@ -7,6 +7,8 @@ through, and the answer, JSON or SSE, comes back as sent. Messages are recorded 
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx2
 
 from proxy.config import MCPServerConfig
@@ -96,3 +98,33 @@ async def start_sse(send: Send, extra: list[tuple[bytes, bytes]] | None = None) 
         }
     )
 
+
+
+END = None  # closes an SseStream
+
+
+class SseStream:
+    """One open SSE answer: events (id, data) queue up here until END or the client leaves."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[str | None, bytes] | None] = asyncio.Queue()
+        self.waiting: set[str] = set()  # request ids whose answers still have to come through
+
+
+async def pump(stream: SseStream, send: Send, receive: Receive) -> None:
+    """Write a stream's events until it ends or the client leaves."""
+    gone = asyncio.create_task(wait_disconnect(receive))
+    try:
+        while True:
+            item = asyncio.create_task(stream.queue.get())
+            await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not item.done():
+                item.cancel()
+                return
+            got = item.result()
+            if got is END:
+                break
+            await send({"type": "http.response.body", "body": sse_event(got[1], got[0]), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        gone.cancel()

@@ -32,9 +32,6 @@ class MCPRouter:
 
         return make
 
-    async def start(self) -> None:
-        return None
-
     async def close(self) -> None:
         for handler in self.http.values():
             if isinstance(handler, HttpBridge):

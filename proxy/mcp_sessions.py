@@ -23,31 +23,20 @@ from typing import Any
 
 from proxy.bridge import Bridge
 from proxy.jsonrpc import id_text, peek
-from proxy.mcp_http import sse_event, start_sse, wait_disconnect
+from proxy.mcp_http import END, SseStream, pump, start_sse
 from proxy.upstreams import Channel, ChannelError
 from proxy.wire import Receive, Scope, Send, header, read_body, send_json
 from recorder.store import Store
-
-_END = None
-
-
-class _Stream:
-    """One open SSE answer: a POST's (until its responses are out) or the standalone GET."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[str, bytes] | None] = asyncio.Queue()
-        self.waiting: set[str] = set()
-
 
 class HttpSession:
     def __init__(self, sid: str, stateless: bool = False) -> None:
         self.id = sid
         self.stateless = stateless
         self.bridge: Bridge | None = None
-        self.posts: list[_Stream] = []
-        self.by_id: dict[str, _Stream] = {}
-        self.by_token: dict[str, _Stream] = {}
-        self.get: _Stream | None = None
+        self.posts: list[SseStream] = []
+        self.by_id: dict[str, SseStream] = {}
+        self.by_token: dict[str, SseStream] = {}
+        self.get: SseStream | None = None
         self.backlog: list[tuple[str, bytes]] = []
         self.log: deque[tuple[str, bytes]] = deque(maxlen=1000)  # for Last-Event-ID
         self.original_ids: dict[str, str] = {}  # upstream id -> the client's id (stateless only)
@@ -63,7 +52,7 @@ class HttpSession:
     async def route(self, raw: bytes) -> bytes | None:
         """Send one server message down the right stream; return it as delivered."""
         p = peek(raw)
-        target: _Stream | None = None
+        target: SseStream | None = None
         delivered = None
         if p.kind == "response" and p.id is not None:
             target = self.by_id.pop(p.id, None)
@@ -82,32 +71,13 @@ class HttpSession:
         else:
             target.queue.put_nowait((event_id, raw))
             if target is not self.get and p.kind == "response" and not target.waiting:
-                target.queue.put_nowait(_END)
+                target.queue.put_nowait(END)
         return delivered
 
 
 def _restore_id(raw: bytes, upstream: str, original: str) -> bytes:
     pattern = re.compile(rb'"id"\s*:\s*' + re.escape(upstream.encode()))
     return pattern.sub(b'"id":' + original.encode(), raw, count=1)
-
-
-async def pump(stream: _Stream, send: Send, receive: Receive) -> None:
-    """Write a stream's events until it ends or the client leaves."""
-    gone = asyncio.create_task(wait_disconnect(receive))
-    try:
-        while True:
-            item = asyncio.create_task(stream.queue.get())
-            await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not item.done():
-                item.cancel()
-                return
-            got = item.result()
-            if got is _END:
-                break
-            await send({"type": "http.response.body", "body": sse_event(got[1], got[0]), "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-    finally:
-        gone.cancel()
 
 
 class HttpBridge:
@@ -192,7 +162,7 @@ class HttpBridge:
             await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return
-        stream = _Stream()
+        stream = SseStream()
         upstream_body = None
         for request in requests:
             rid = id_text(request["id"])
@@ -222,7 +192,7 @@ class HttpBridge:
         if session is None:
             await send_json(send, 405, _rpc_error(-32600, "GET needs an Mcp-Session-Id"), [(b"allow", b"POST")])
             return
-        stream = _Stream()
+        stream = SseStream()
         last = header(scope["headers"], b"last-event-id")
         if last is not None:
             ids = [eid for eid, _ in session.log]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from urllib.parse import parse_qs
 
 from proxy.bridge import Bridge
-from proxy.mcp_http import sse_event, start_sse, wait_disconnect
+from proxy.mcp_http import END, SseStream, pump, sse_event, start_sse
 from proxy.upstreams import Channel, ChannelError
 from proxy.wire import Receive, Scope, Send, read_body, send_json
 from recorder.store import Store
@@ -26,10 +26,10 @@ class SseDownstream:
 
     async def open(self, scope: Scope, receive: Receive, send: Send, prefix: str, key: str | None) -> None:
         sid = uuid.uuid4().hex
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        stream = SseStream()
 
         async def deliver(raw: bytes) -> None:
-            queue.put_nowait(raw)
+            stream.queue.put_nowait((None, raw))
 
         bridge = Bridge(
             self.make_channel(), server=self.name, transport="sse", connection=sid,
@@ -44,20 +44,11 @@ class SseDownstream:
         await start_sse(send)
         endpoint = f"{prefix}/mcp/{self.name}/messages?session_id={sid}".encode()
         await send({"type": "http.response.body", "body": sse_event(endpoint, event="endpoint"), "more_body": True})
-        gone = asyncio.create_task(wait_disconnect(receive))
         ended = asyncio.create_task(bridge.done.wait())
+        ended.add_done_callback(lambda _: stream.queue.put_nowait(END))  # the upstream went away
         try:
-            while True:
-                item = asyncio.create_task(queue.get())
-                await asyncio.wait({item, gone, ended}, return_when=asyncio.FIRST_COMPLETED)
-                if not item.done():
-                    item.cancel()
-                    break
-                await send({"type": "http.response.body", "body": sse_event(item.result()), "more_body": True})
-            with contextlib.suppress(Exception):
-                await send({"type": "http.response.body", "body": b""})
+            await pump(stream, send, receive)
         finally:
-            gone.cancel()
             ended.cancel()
             self.sessions.pop(sid, None)
             await bridge.close()

@@ -49,16 +49,13 @@ class StoreStats:
     last_error: str | None = None
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A plain connection with tracemill's pragmas; creates and migrates the file unless readonly."""
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    else:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        migrations.apply(db)
+def connect(path: str | Path) -> sqlite3.Connection:
+    """A plain connection with tracemill's pragmas; creates and migrates the file as needed."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    migrations.apply(db)
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.row_factory = sqlite3.Row
     return db
