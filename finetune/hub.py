@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from finetune.export import ExportOptions, iter_rows, write
+from finetune.dataset.export import ExportOptions, iter_rows, write
 
 
 class HubError(RuntimeError):

@@ -10,11 +10,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from proxy.asgi import Receive, Scope, Send, error_body, send_json
 from proxy.config import Config
 from proxy.llm import LLMRelay
-from proxy.wire import Receive, Scope, Send, error_body, send_json
-from recorder.redact import Redactor
-from recorder.store import Store, StoreConfig
+from recorder.ingest.redact import Redactor
+from recorder.store.writer import Store, StoreConfig
 
 log = logging.getLogger("tracemill")
 SESSION_HEADERS = (b"x-tracemill-session", b"x-claude-code-session-id", b"session-id", b"x-session-id")
@@ -50,7 +50,7 @@ class App:
             await self.store.start()
         await self.llm.start()
         if self.config.mcp_servers:
-            from proxy.mcp_router import MCPRouter
+            from proxy.mcp.router import MCPRouter
 
             self.mcp = MCPRouter(self.config, self.store)
 

@@ -14,11 +14,11 @@ import time
 
 import httpx2
 
+from proxy.asgi import Receive, Scope, Send, downstream_headers, error_body, read_body, send_json, upstream_headers
 from proxy.config import LLMConfig
-from proxy.wire import Receive, Scope, Send, downstream_headers, error_body, read_body, send_json, upstream_headers
 from recorder.events import LLMExchange
-from recorder.redact import bearer_value
-from recorder.store import Store
+from recorder.ingest.redact import bearer_value
+from recorder.store.writer import Store
 
 log = logging.getLogger("tracemill.llm")
 _AUTH_HEADERS = (b"authorization", b"api-key", b"x-api-key")

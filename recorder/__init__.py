@@ -5,7 +5,7 @@ writer task. Everything else reads through the small API re-exported here.
 """
 
 from recorder.events import LLMExchange, MCPMessage
-from recorder.redact import Redactor
-from recorder.store import Store, StoreConfig
+from recorder.ingest.redact import Redactor
+from recorder.store.writer import Store, StoreConfig
 
 __all__ = ["LLMExchange", "MCPMessage", "Redactor", "Store", "StoreConfig"]

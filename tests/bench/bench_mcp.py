@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 
 from tests.bench.rawclient import RawClient
-from tests.mcp_harness import ROOT, http_server, py_http_cmd
-from tests.serving import start_serve
+from tests.support.mcp_harness import ROOT, http_server, py_http_cmd
+from tests.support.serving import start_serve
 
 INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
-FAST = [sys.executable, "-m", "tests.mcp_servers.rawserver"]
+FAST = [sys.executable, "-m", "tests.support.mcp_servers.rawserver"]
 
 
 def call(i: int) -> bytes:

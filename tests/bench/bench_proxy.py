@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from tests.bench.rawclient import RawClient
-from tests.serving import free_port, start_serve
+from tests.support.serving import free_port, start_serve
 
 TICKS = os.sysconf("SC_CLK_TCK")
 BODY = json.dumps({"model": "m", "messages": [{"role": "user", "content": "hello " * 50}], "temperature": 0.7})

@@ -1,0 +1,146 @@
+"""Export: JSONL, Parquet or a Hugging Face `datasets` folder, streamed episode by episode.
+
+Arrow-safety: `messages` and `tools` use the `datasets` Json feature (Arrow's JSON extension
+type), so every tool schema and argument object is kept exactly as recorded instead of being
+merged into one struct padded with nulls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from finetune.dataset.row import episode_row
+from finetune.dataset.unroll import unroll
+from recorder.episodes import select as traces
+from recorder.store.queries import open_db
+
+FORMATS = ("jsonl", "parquet", "hf")
+
+
+@dataclass
+class ExportOptions:
+    filters: traces.Filters = field(default_factory=traces.Filters)
+    unroll: str | None = None  # None, "assistant" or "user-turns"
+    strip_system: bool = False
+    test_split: float = 0.0
+
+
+def in_test(episode_id: str, ratio: float) -> bool:
+    """Whole episodes go to one side: a stable hash of the episode id decides."""
+    if ratio <= 0:
+        return False
+    digest = int(hashlib.sha256(episode_id.encode()).hexdigest()[:8], 16)
+    return digest / 0xFFFFFFFF < ratio
+
+
+def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    db = open_db(db_path)
+    try:
+        traces.refresh(db)
+        for n, (episode, curation) in enumerate(traces.iter_episodes(db, options.filters), start=1):
+            row = episode_row(episode, curation, options.strip_system)
+            if progress:
+                progress(n)
+            if not row["messages"]:
+                continue
+            if options.unroll:
+                yield from unroll(row, options.unroll)
+            else:
+                yield row
+    finally:
+        db.close()
+
+
+def episode_total(db_path: str | Path, options: ExportOptions) -> int:
+    db = open_db(db_path)
+    try:
+        traces.refresh(db)
+        return traces.count(db, options.filters)
+    finally:
+        db.close()
+
+
+def features(unrolled: bool) -> Any:
+    from datasets import Features, Json, Value
+
+    spec = {k: Value("string") for k in ("id", "timestamp", "model", "session", "source")}
+    spec.update(messages=Json(), tools=Json())
+    if unrolled:
+        spec.update(parent_id=Value("string"), turn=Value("int32"))
+    return Features(spec)
+
+
+_progress: Callable[[int], None] | None = None  # module-level: datasets pickles the generator
+
+
+def _split_rows(db_path: str, options: ExportOptions, split: str) -> Iterator[dict[str, Any]]:
+    for row in iter_rows(db_path, options, _progress if split == "train" else None):
+        if ("test" if in_test(_split_key(row), options.test_split) else "train") == split:
+            yield row
+
+
+def _dataset(db_path: str, options: ExportOptions, split: str, cache: str) -> Any:
+    from datasets import Dataset, disable_progress_bars
+
+    disable_progress_bars()
+    # Streams into an Arrow file in a fresh cache folder: flat memory, and never a stale cache hit.
+    return Dataset.from_generator(
+        _split_rows, features=features(bool(options.unroll)), gen_kwargs={"db_path": db_path, "options": options, "split": split}, cache_dir=cache
+    )
+
+
+def _split_key(row: dict[str, Any]) -> str:
+    return row.get("parent_id") or row["id"]
+
+
+def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+    """Write the export; returns row counts per split."""
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}")
+    out = Path(out)
+    if fmt == "jsonl":
+        counts = {"train": 0, "test": 0}
+        test_path = out.with_name(out.stem + ".test" + out.suffix) if options.test_split else None
+        test_file = open(test_path, "w", encoding="utf-8") if test_path else contextlib.nullcontext(None)
+        with open(out, "w", encoding="utf-8") as train_f, test_file as test_f:
+            for row in iter_rows(db_path, options, progress):
+                side = "test" if in_test(_split_key(row), options.test_split) else "train"
+                (test_f if side == "test" else train_f).write(json.dumps(row, ensure_ascii=False) + "\n")
+                counts[side] += 1
+        return {k: v for k, v in counts.items() if v or k == "train"}
+    global _progress
+    _progress = progress
+    cache = tempfile.mkdtemp(prefix="tracemill-export-")
+    try:
+        splits = {"train": _dataset(str(db_path), options, "train", cache)}
+        if options.test_split:
+            splits["test"] = _dataset(str(db_path), options, "test", cache)
+        return _save(splits, out, fmt, bool(options.test_split))
+    finally:
+        _progress = None
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _save(splits: dict[str, Any], out: Path, fmt: str, split: bool) -> dict[str, int]:
+    if fmt == "parquet":
+        if len(splits) == 1:
+            splits["train"].to_parquet(str(out))
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, ds in splits.items():
+                ds.to_parquet(str(out / f"{name}.parquet"))
+    elif split:
+        from datasets import DatasetDict
+
+        DatasetDict(splits).save_to_disk(str(out))
+    else:
+        splits["train"].save_to_disk(str(out))
+    return {name: len(ds) for name, ds in splits.items()}

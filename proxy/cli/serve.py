@@ -1,0 +1,90 @@
+"""`tracemill serve | demo | wrap`: run the proxy, the offline demo, and the stdio wrapper."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from proxy.cli.common import _config, _setup_logging, common, main
+
+
+@main.command()
+@click.option("--host", help="Address to bind (default 127.0.0.1).")
+@click.option("--port", type=int, help="Port (default 4000).")
+@click.option("--upstream", help="Upstream OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1.")
+@click.option("-v", "--verbose", is_flag=True)
+@common
+def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str | None, verbose: bool) -> None:
+    """Run the recording proxy."""
+    config = _config(ctx, **{"server.host": host, "server.port": port, "llm.base_url": upstream})
+    _setup_logging(verbose)
+    from proxy.server import serve as run
+
+    mcp = f", MCP servers at /mcp/<{'|'.join(config.mcp_servers)}>" if config.mcp_servers else ""
+    click.echo(
+        f"tracemill listening on http://{config.server.host}:{config.server.port}/v1, "
+        f"forwarding to {config.llm.base_url}{mcp}, recording to {Path(config.store.path).resolve()} "
+        f"(config: {config.source})",
+        err=True,
+    )
+    run(config)
+
+
+@main.command()
+@common
+def demo(ctx: click.Context) -> None:
+    """Record a short tool-calling conversation against a built-in scripted Qwen3 (offline, seconds)."""
+    import tempfile
+
+    from proxy.cli.render import console, exchanges_table, show_exchange
+    from proxy.fakes import demo as demo_mod
+    from recorder.store.queries import get_exchange, list_exchanges, open_db
+
+    db = ctx.obj.get("db") or str(Path(tempfile.mkdtemp(prefix="tracemill-demo-")) / "demo.db")
+    demo_mod.main(db)
+    conn = open_db(db)
+    rows = list_exchanges(conn, limit=10)
+    console.print(exchanges_table(list(reversed(rows))))
+    console.print()
+    ex = get_exchange(conn, rows[0]["id"])
+    assert ex is not None
+    show_exchange(ex)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--name", required=True, help="The server's name in the record (and in proxy.toml).")
+@click.option("--session", help="Session key to record under (default: wrap-<pid>).")
+@click.option("--url", help="Bridge to a remote streamable HTTP server instead of a command.")
+@click.option("--sse", "use_sse", is_flag=True, help="With --url: the remote server speaks legacy SSE.")
+@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@common
+def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, use_sse: bool, command: tuple[str, ...]) -> None:
+    """Relay and record a stdio MCP server: launch this in place of the server command.
+
+    \b
+      tracemill wrap --name everything -- npx -y @modelcontextprotocol/server-everything
+      tracemill wrap --name remote --url https://example.com/mcp
+    """
+    from proxy.config import MCPServerConfig
+    from proxy.mcp.inbound.stdio_wrap import run as run_wrap
+
+    config = _config(ctx)
+    if command and url:
+        raise click.UsageError("give either a command after -- or --url, not both")
+    if command:
+        server = MCPServerConfig(name=name, command=command[0], args=list(command[1:]))
+    elif url:
+        server = MCPServerConfig(name=name, url=url, transport="sse" if use_sse else "http")
+    elif name in config.mcp_servers:
+        server = config.mcp_servers[name]
+    else:
+        raise click.UsageError(f"no command after --, no --url, and no [mcp.servers.{name}] in {config.source}")
+    if name in config.mcp_servers and (command or url):
+        server.env = {**config.mcp_servers[name].env, **server.env}
+        server.headers = config.mcp_servers[name].headers
+    logging.basicConfig(level=logging.WARNING, format="tracemill wrap: %(message)s", stream=sys.stderr)
+    sys.exit(run_wrap(server, config, session))
+

@@ -1,0 +1,140 @@
+"""The streamable HTTP way in, at /mcp/<name>.
+
+For an HTTP upstream it is a byte-level reverse relay: every header (Mcp-Session-Id,
+MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name, Mcp-Param-*, known or not) goes
+through, and the answer, JSON or SSE, comes back as sent. Messages are recorded from copies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx2
+
+from proxy.asgi import (
+    NOT_UPSTREAM,
+    Receive,
+    Scope,
+    Send,
+    downstream_headers,
+    header,
+    read_body,
+    send_json,
+    upstream_headers,
+)
+from proxy.config import MCPServerConfig
+from recorder.events import MCPMessage
+from recorder.sse import SSEParser
+from recorder.store.writer import Store
+
+_AUTH = frozenset({b"authorization", b"cookie"})
+
+
+def jsonrpc_http_error(message: str) -> dict[str, object]:
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": message}}
+
+
+class HttpReverse:
+    """Relay to a streamable HTTP upstream, recording the JSON-RPC messages on both sides."""
+
+    def __init__(self, server: MCPServerConfig, client: httpx2.AsyncClient, store: Store | None, secrets: tuple[str, ...]) -> None:
+        self.server = server
+        self.client = client
+        self.store = store
+        self.secrets = secrets
+        drop = NOT_UPSTREAM if server.pass_auth else NOT_UPSTREAM | _AUTH
+        self.drop = frozenset(drop | {k.lower().encode() for k in server.headers})
+        self.extra = [(k.lower().encode(), v.encode()) for k, v in server.headers.items()]
+
+    def _record(self, direction: str, raw: bytes, session: str | None, connection: str | None) -> None:
+        if self.store is not None and raw.strip():
+            self.store.record(MCPMessage(self.server.name, direction, "http", raw, session, connection, secrets=self.secrets))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, session: str | None) -> None:
+        body = await read_body(receive)
+        headers = upstream_headers(scope["headers"], self.drop) + self.extra
+        query = scope.get("query_string") or b""
+        url = self.server.url + ("?" + query.decode("latin-1") if query else "")
+        sid = header(scope["headers"], b"mcp-session-id")
+        connection = sid.decode("latin-1") if sid else None
+        try:
+            response = await self.client.send(httpx2.Request(scope["method"], url, headers=headers, content=body), stream=True)
+        except httpx2.TransportError as exc:
+            message = f"tracemill: cannot reach MCP server '{self.server.name}' at {self.server.url} ({type(exc).__name__}: {exc})"
+            await send_json(send, 502, jsonrpc_http_error(message))
+            self._record("c2s", body, session or connection, connection)
+            return
+        try:
+            if sid_out := response.headers.get("mcp-session-id"):
+                connection = sid_out
+            self._record("c2s", body, session or connection, connection)
+            await send({"type": "http.response.start", "status": response.status_code, "headers": downstream_headers(response.headers.raw)})
+            sse = "text/event-stream" in response.headers.get("content-type", "")
+            parser = SSEParser() if sse else None
+            parts: list[bytes] = []
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if parser is None:
+                    parts.append(chunk)
+                    continue
+                for event in parser.feed(chunk):  # record each message as its event completes
+                    if event.event == "message" and event.data:
+                        self._record("s2c", event.data.encode(), session or connection, connection)
+            await send({"type": "http.response.body", "body": b""})
+            if parser is None and "json" in response.headers.get("content-type", ""):
+                self._record("s2c", b"".join(parts), session or connection, connection)
+        except (httpx2.TransportError, OSError):
+            pass  # the upstream or the client went away mid-stream; both sides see it
+        finally:
+            await response.aclose()
+
+
+async def wait_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def sse_event(data: bytes, event_id: str | None = None, event: str = "message") -> bytes:
+    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id else "")
+    return head.encode() + b"data: " + data + b"\n\n"
+
+
+async def start_sse(send: Send, extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), *(extra or [])],
+        }
+    )
+
+
+
+END = None  # closes an SseStream
+
+
+class SseStream:
+    """One open SSE answer: events (id, data) queue up here until END or the client leaves."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[str | None, bytes] | None] = asyncio.Queue()
+        self.waiting: set[str] = set()  # request ids whose answers still have to come through
+
+
+async def pump(stream: SseStream, send: Send, receive: Receive) -> None:
+    """Write a stream's events until it ends or the client leaves."""
+    gone = asyncio.create_task(wait_disconnect(receive))
+    try:
+        while True:
+            item = asyncio.create_task(stream.queue.get())
+            await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
+            if not item.done():
+                item.cancel()
+                return
+            got = item.result()
+            if got is END:
+                break
+            await send({"type": "http.response.body", "body": sse_event(got[1], got[0]), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+    finally:
+        gone.cancel()

@@ -1,0 +1,72 @@
+"""The legacy HTTP+SSE way in: GET /mcp/<name>/sse opens a session whose `endpoint` event points
+at the proxy's own /mcp/<name>/messages?session_id=…; POSTs there are relayed upstream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Callable
+from urllib.parse import parse_qs
+
+from proxy.asgi import Receive, Scope, Send, read_body, send_json
+from proxy.mcp.bridge import Bridge
+from proxy.mcp.inbound.http_relay import END, SseStream, pump, sse_event, start_sse
+from proxy.mcp.outbound import Channel, ChannelError
+from recorder.store.writer import Store
+
+
+class SseDownstream:
+    def __init__(self, name: str, make_channel: Callable[[], Channel], store: Store | None, secrets: tuple[str, ...]) -> None:
+        self.name = name
+        self.make_channel = make_channel
+        self.store = store
+        self.secrets = secrets
+        self.sessions: dict[str, Bridge] = {}
+
+    async def open(self, scope: Scope, receive: Receive, send: Send, prefix: str, key: str | None) -> None:
+        sid = uuid.uuid4().hex
+        stream = SseStream()
+
+        async def deliver(raw: bytes) -> None:
+            stream.queue.put_nowait((None, raw))
+
+        bridge = Bridge(
+            self.make_channel(), server=self.name, transport="sse", connection=sid,
+            session=key or sid, store=self.store, deliver=deliver, secrets=self.secrets,
+        )
+        try:
+            await bridge.start()
+        except ChannelError as exc:
+            await send_json(send, 502, {"error": f"tracemill: {exc}"})
+            return
+        self.sessions[sid] = bridge
+        await start_sse(send)
+        endpoint = f"{prefix}/mcp/{self.name}/messages?session_id={sid}".encode()
+        await send({"type": "http.response.body", "body": sse_event(endpoint, event="endpoint"), "more_body": True})
+        ended = asyncio.create_task(bridge.done.wait())
+        ended.add_done_callback(lambda _: stream.queue.put_nowait(END))  # the upstream went away
+        try:
+            await pump(stream, send, receive)
+        finally:
+            ended.cancel()
+            self.sessions.pop(sid, None)
+            await bridge.close()
+
+    async def post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = parse_qs((scope.get("query_string") or b"").decode("latin-1"))
+        sid = (query.get("session_id") or [""])[0]
+        bridge = self.sessions.get(sid)
+        body = await read_body(receive)
+        if bridge is None:
+            await send_json(send, 404, {"error": f"tracemill: no SSE session {sid!r}; open /mcp/{self.name}/sse first"})
+            return
+        await bridge.from_client(body)
+        await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"8")]})
+        await send({"type": "http.response.body", "body": b"Accepted"})
+
+    async def close(self) -> None:
+        for bridge in list(self.sessions.values()):
+            with contextlib.suppress(Exception):
+                await bridge.close()
+        self.sessions.clear()

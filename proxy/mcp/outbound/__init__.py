@@ -1,0 +1,85 @@
+"""MCP ways out, each as a channel of raw JSON-RPC messages: a stdio child, a streamable HTTP
+server, or a legacy SSE server.
+
+A channel takes one message's bytes with `send()` and yields the server's messages, as bytes,
+from `messages()`. Nothing is parsed except what routing needs; bytes are never re-serialised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx2
+
+from proxy.config import MCPServerConfig
+
+log = logging.getLogger("tracemill.mcp")
+_EOF = object()
+
+
+class ChannelError(RuntimeError):
+    """The upstream could not be started or reached; the message says which and why."""
+
+
+class Channel:
+    """Base: a queue of the server's messages, fed by a reader task."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.closed_reason: str | None = None  # set when the upstream went away
+        self._inbox: asyncio.Queue[Any] = asyncio.Queue()
+
+    async def start(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def send(self, raw: bytes) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def close(self) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    async def messages(self) -> AsyncIterator[bytes]:
+        while True:
+            item = await self._inbox.get()
+            if item is _EOF:
+                return
+            yield item
+
+    def _ended(self, reason: str) -> None:
+        if self.closed_reason is None:
+            self.closed_reason = reason
+            self._inbox.put_nowait(_EOF)
+
+
+def split_lines(buffer: bytearray, chunk: bytes) -> list[bytes]:
+    """Append a chunk and cut off every complete line; no limit on line length."""
+    buffer += chunk
+    if b"\n" not in chunk:
+        return []
+    *lines, rest = bytes(buffer).split(b"\n")
+    buffer[:] = rest
+    return [line.rstrip(b"\r") for line in lines if line.strip()]
+
+
+def open_channel(config: MCPServerConfig, client: httpx2.AsyncClient | None = None, stderr: int | None = None) -> Channel:
+    """The channel for a configured server: one implementation per transport in this folder."""
+    from proxy.mcp.outbound.http import HttpChannel
+    from proxy.mcp.outbound.sse import SseChannel
+    from proxy.mcp.outbound.stdio import StdioChannel
+
+    if config.command:
+        return StdioChannel(config, stderr)
+    assert client is not None, "HTTP and SSE upstreams need a client"
+    return SseChannel(config, client) if config.transport == "sse" else HttpChannel(config, client)
+
+
+def mcp_client() -> httpx2.AsyncClient:
+    """One pooled client for every MCP upstream: no read timeout, since streams may idle."""
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(30.0, read=None),
+        limits=httpx2.Limits(max_connections=None, max_keepalive_connections=64),
+        trust_env=False,
+    )

@@ -1,0 +1,58 @@
+"""/mcp/<name>…: picks the way in (streamable HTTP, or legacy SSE) and the way out per server."""
+
+from __future__ import annotations
+
+from proxy.asgi import Receive, Scope, Send, send_json
+from proxy.config import Config, MCPServerConfig
+from proxy.mcp.inbound.http_relay import HttpReverse
+from proxy.mcp.inbound.http_sessions import HttpBridge
+from proxy.mcp.inbound.legacy_sse import SseDownstream
+from proxy.mcp.outbound import Channel, mcp_client, open_channel
+from recorder.store.writer import Store
+
+
+class MCPRouter:
+    def __init__(self, config: Config, store: Store | None) -> None:
+        self.config = config
+        self.client = mcp_client()
+        secrets = tuple(config.secrets())
+        self.http: dict[str, HttpReverse | HttpBridge] = {}
+        self.sse: dict[str, SseDownstream] = {}
+        for name, server in config.mcp_servers.items():
+            factory = self._factory(server)
+            if server.kind == "http":
+                self.http[name] = HttpReverse(server, self.client, store, secrets)
+            else:
+                self.http[name] = HttpBridge(name, factory, store, secrets)
+            self.sse[name] = SseDownstream(name, factory, store, secrets)
+
+    def _factory(self, server: MCPServerConfig):  # type: ignore[no-untyped-def]
+        def make() -> Channel:
+            return open_channel(server, self.client)
+
+        return make
+
+    async def close(self) -> None:
+        for handler in self.http.values():
+            if isinstance(handler, HttpBridge):
+                await handler.close()
+        for sse in self.sse.values():
+            await sse.close()
+        await self.client.aclose()
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, path: str, session: str | None) -> None:
+        name, _, rest = path[len("/mcp/"):].partition("/")
+        if name not in self.http:
+            known = ", ".join(sorted(self.http)) or "none configured"
+            await send_json(send, 404, {"error": f"tracemill: no MCP server named {name!r} (known: {known})"})
+            return
+        prefix = scope["path"][: len(scope["path"]) - len(path)]  # keeps an /s/<key> prefix
+        rest = rest.rstrip("/")
+        if rest == "":
+            await self.http[name].handle(scope, receive, send, session)
+        elif rest == "sse" and scope["method"] == "GET":
+            await self.sse[name].open(scope, receive, send, prefix, session)
+        elif rest == "messages" and scope["method"] == "POST":
+            await self.sse[name].post(scope, receive, send)
+        else:
+            await send_json(send, 404, {"error": f"tracemill: /mcp/{name}/{rest} is not a route (use /mcp/{name} or /mcp/{name}/sse)"})

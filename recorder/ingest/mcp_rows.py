@@ -1,0 +1,140 @@
+"""MCP messages to rows: classify, pair responses with requests, dedupe tool schemas.
+
+Pairing needs memory across events (a response names only an id), so it lives in `Pairing`,
+which the single writer owns: one per process, and each process sees both directions of its own
+sessions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from recorder.events import MCPMessage, new_uid
+from recorder.ingest.redact import Redactor
+
+Row = tuple[str, dict[str, Any]]
+_BINARY_TYPES = ("image", "audio")
+
+
+def canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def tool_hash(definition: Any) -> str:
+    return hashlib.sha256(canonical(definition).encode()).hexdigest()
+
+
+def classify(message: Any) -> str:
+    if not isinstance(message, dict):
+        return "invalid"
+    if "method" in message:
+        return "request" if "id" in message else "notification"
+    if "error" in message:
+        return "error"
+    if "result" in message:
+        return "response"
+    return "invalid"
+
+
+@dataclass
+class Pairing:
+    """Requests still waiting for an answer: (server, session, id, direction) -> (uid, at, method)."""
+
+    pending: dict[tuple[Any, ...], tuple[str, float, str]] = field(default_factory=dict)
+    limit: int = 100_000
+
+    def open(self, key: tuple[Any, ...], uid: str, at: float, method: str) -> None:
+        if len(self.pending) >= self.limit:
+            self.pending.pop(next(iter(self.pending)))  # forget the oldest unanswered request
+        self.pending[key] = (uid, at, method)
+
+    def close(self, key: tuple[Any, ...]) -> tuple[str, float, str] | None:
+        return self.pending.pop(key, None)
+
+
+def _strip_binary(result: Any) -> Any:
+    """Images and audio become metadata plus size: the bytes are no use for text training."""
+    if not isinstance(result, dict) or not isinstance(result.get("content"), list):
+        return result
+    content = []
+    for item in result["content"]:
+        if isinstance(item, dict) and item.get("type") in _BINARY_TYPES and isinstance(item.get("data"), str):
+            data = item["data"]
+            item = {k: v for k, v in item.items() if k != "data"}
+            item["_tracemill"] = {"omitted": "data", "base64_chars": len(data), "bytes": len(data) * 3 // 4}
+        content.append(item)
+    return {**result, "content": content}
+
+
+def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
+    text = ev.body.decode("utf-8", "replace")
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        parsed = None
+        items: list[Any] = [None]
+    else:
+        items = parsed if isinstance(parsed, list) else [parsed]
+    rows: list[Row] = []
+    for n, message in enumerate(items):
+        uid = ev.uid if n == 0 else new_uid()
+        kind = classify(message)
+        method = message.get("method") if isinstance(message, dict) else None
+        rpc_id = canonical(message["id"]) if isinstance(message, dict) and "id" in message else None
+        body_obj = message
+        reply_to = latency = is_error = None
+        if kind == "request":
+            pairing.open((ev.server, ev.connection or ev.session, rpc_id, ev.direction), uid, ev.at, method or "")
+        elif kind in ("response", "error") and rpc_id is not None:
+            other = "c2s" if ev.direction == "s2c" else "s2c"
+            opened = pairing.close((ev.server, ev.connection or ev.session, rpc_id, other))
+            if opened is not None:
+                reply_to, started, method = opened[0], opened[1], opened[2] or None
+                latency = (ev.at - started) * 1000
+                if kind == "error":
+                    is_error = 1
+                elif method == "tools/call":
+                    body_obj = {**message, "result": _strip_binary(message.get("result"))}
+                    is_error = int(bool((message.get("result") or {}).get("isError")))
+                if method == "tools/list" and kind == "response":
+                    rows.extend(_tool_rows(ev, message.get("result") or {}))
+        body = text if body_obj is parsed and n == 0 and len(items) == 1 else (
+            canonical(body_obj) if body_obj is not None else text
+        )
+        rows.append(
+            (
+                "mcp_messages",
+                {
+                    "uid": uid,
+                    "at": ev.at,
+                    "server": ev.server,
+                    "session": ev.session,
+                    "connection": ev.connection,
+                    "direction": ev.direction,
+                    "transport": ev.transport,
+                    "kind": kind,
+                    "method": method,
+                    "rpc_id": rpc_id,
+                    "body": redactor.text(body, ev.secrets),
+                    "size": len(ev.body) if len(items) == 1 else len(canonical(message)),
+                    "reply_to": reply_to,
+                    "latency_ms": latency,
+                    "is_error": is_error,
+                },
+            )
+        )
+    return rows
+
+
+def _tool_rows(ev: MCPMessage, result: dict[str, Any]) -> list[Row]:
+    rows: list[Row] = []
+    for tool in result.get("tools") or []:
+        if not isinstance(tool, dict):
+            continue
+        digest = tool_hash(tool)
+        rows.append(("tools", {"hash": digest, "name": tool.get("name", ""), "definition": canonical(tool), "first_seen": ev.at}))
+        rows.append(("server_tools", {"server": ev.server, "hash": digest, "first_seen": ev.at}))
+    return rows

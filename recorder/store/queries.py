@@ -1,0 +1,126 @@
+"""The read side: small functions over a plain sqlite3 connection, returning dicts.
+
+Readers never write; they open the file read-write only so that migrations run on an old file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from recorder.store.writer import connect
+
+
+def open_db(path: str | Path) -> sqlite3.Connection:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"no tracemill database at {path} (record something first, or pass --db)")
+    return connect(path)
+
+
+def _loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
+    """The one-line view of an exchange: what `tracemill exchanges` lists."""
+    response = _loads(row["response_json"]) if row["response_json"] else None
+    message = {}
+    if isinstance(response, dict) and response.get("choices"):
+        message = response["choices"][0].get("message") or {}
+    calls = message.get("tool_calls") or []
+    if calls:
+        answer = "→ " + ", ".join(f"{c['function']['name']}({c['function']['arguments'][:40]})" for c in calls)
+    elif message.get("content"):
+        answer = str(message["content"]).replace("\n", " ")
+    else:
+        answer = row["error"] or ""
+    return {
+        "id": row["id"],
+        "started_at": row["started_at"],
+        "session": row["session"],
+        "path": row["path"],
+        "model": row["model"],
+        "status": row["status"],
+        "stream": bool(row["stream"]),
+        "duration_ms": row["duration_ms"],
+        "ttfb_ms": row["ttfb_ms"],
+        "prompt_tokens": row["prompt_tokens"],
+        "completion_tokens": row["completion_tokens"],
+        "incomplete": bool(row["incomplete"]),
+        "error": row["error"],
+        "summary": answer[:160],
+    }
+
+
+def list_exchanges(db: sqlite3.Connection, limit: int = 50, session: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM exchanges" + (" WHERE session = ?" if session else "") + " ORDER BY id DESC LIMIT ?"
+    args: tuple[Any, ...] = (session, limit) if session else (limit,)
+    return [exchange_summary(r) for r in db.execute(sql, args)]
+
+
+def get_exchange(db: sqlite3.Connection, exchange_id: int) -> dict[str, Any] | None:
+    row = db.execute("SELECT * FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
+    if row is None:
+        return None
+    out = dict(row)
+    for key in ("request_json", "response_json", "request_headers", "response_headers"):
+        try:
+            out[key] = _loads(row[key])
+        except ValueError:
+            pass
+    for key in ("request_raw", "response_raw"):
+        if isinstance(out[key], bytes):
+            out[key] = out[key].decode("utf-8", "replace")
+    return out
+
+
+def result_summary(response: dict[str, Any] | None) -> str | None:
+    """One line for a tools/call answer: its text, or the error."""
+    if not response:
+        return None
+    if "error" in response:
+        return f"error {response['error'].get('code')}: {response['error'].get('message')}"
+    result = response.get("result") or {}
+    parts = []
+    for item in result.get("content") or []:
+        if item.get("type") == "text":
+            parts.append(item.get("text", ""))
+        else:
+            size = (item.get("_tracemill") or {}).get("bytes")
+            parts.append(f"[{item.get('type')}{' ' + item['mimeType'] if item.get('mimeType') else ''}{f' {size} bytes' if size else ''}]")
+    if not parts and result.get("structuredContent") is not None:
+        parts.append(json.dumps(result["structuredContent"]))
+    return " ".join(parts).replace("\n", " ")[:300]
+
+
+def list_mcp_calls(
+    db: sqlite3.Connection, *, server: str | None = None, session: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    where, args = [], []
+    if server:
+        where.append("server = ?")
+        args.append(server)
+    if session:
+        where.append("session = ?")
+        args.append(session)
+    sql = "SELECT * FROM mcp_calls" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC LIMIT ?"
+    out = []
+    for row in db.execute(sql, (*args, limit)):
+        response = _loads(row["response"]) if row["response"] else None
+        out.append(
+            {
+                "id": row["id"],
+                "at": row["at"],
+                "server": row["server"],
+                "session": row["session"],
+                "transport": row["transport"],
+                "tool": row["tool"],
+                "arguments": _loads(row["arguments"]) if row["arguments"] else {},
+                "is_error": bool(row["is_error"]),
+                "latency_ms": row["latency_ms"],
+                "summary": result_summary(response),
+            }
+        )
+    return out

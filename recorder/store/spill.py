@@ -1,0 +1,47 @@
+"""The spill file: rows that could not reach SQLite, one JSON object a line, loaded back later."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from recorder.ingest.event_rows import Row
+
+
+def spill_path(db_path: str | os.PathLike[str]) -> Path:
+    return Path(f"{db_path}.spill.jsonl")
+
+
+def _encode(value: Any) -> Any:
+    return {"$b64": base64.b64encode(value).decode()} if isinstance(value, bytes) else value
+
+
+def _decode(value: Any) -> Any:
+    return base64.b64decode(value["$b64"]) if isinstance(value, dict) and "$b64" in value else value
+
+
+def append(path: Path, rows: Iterable[Row]) -> int:
+    """Append rows durably; returns how many were written."""
+    lines = [
+        json.dumps({"table": table, "row": {k: _encode(v) for k, v in row.items()}}) + "\n"
+        for table, row in rows
+    ]
+    if not lines:
+        return 0
+    with open(path, "a", encoding="utf-8") as f:
+        f.writelines(lines)
+        f.flush()
+        os.fsync(f.fileno())
+    return len(lines)
+
+
+def read(path: Path) -> Iterator[Row]:
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                item = json.loads(line)
+                yield item["table"], {k: _decode(v) for k, v in item["row"].items()}

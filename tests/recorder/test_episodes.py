@@ -1,0 +1,71 @@
+"""Chaining exchanges into episodes: continuation, edits, restarts, sessions, and reasoning."""
+
+from __future__ import annotations
+
+from recorder.episodes import chain as episodes
+from recorder.store.queries import open_db
+from tests.support.episode_data import add_exchange, assistant
+
+SYS = {"role": "system", "content": "You are helpful."}
+U1 = {"role": "user", "content": "weather in Paris?"}
+
+
+def tool(call_id: str, content: str) -> dict:
+    return {"role": "tool", "tool_call_id": call_id, "content": content}
+
+
+def all_episodes(db):
+    conn = open_db(db)
+    episodes.update(conn)
+    return conn, [dict(r) for r in conn.execute("SELECT * FROM episodes ORDER BY id")]
+
+
+def test_an_agent_loop_is_one_episode_with_every_turns_reasoning_even_when_the_client_drops_it(tmp_path):
+    db = tmp_path / "e.db"
+    a1 = assistant(None, "I need the weather tool.", [("c1", "get_weather", {"city": "Paris"})])
+    add_exchange(db, [SYS, U1], a1, at=1)
+    # the client sends history back without reasoning, with re-serialised arguments
+    echoed = {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]}
+    a2 = assistant("It is 18°C.", "Now I can answer.", field="reasoning")
+    add_exchange(db, [SYS, U1, echoed, tool("c1", "18°C")], a2, at=2)
+    conn, eps = all_episodes(db)
+    assert len(eps) == 1 and eps[0]["exchanges"] == 2 and eps[0]["turns"] == 2 and eps[0]["tool_calls"] == 1
+    episode = episodes.conversation(conn, eps[0]["id"])
+    assert [m["role"] for m in episode.messages] == ["system", "user", "assistant", "tool", "assistant"]
+    assert episode.messages[2]["reasoning_content"] == "I need the weather tool."  # recovered from the first exchange
+    assert episode.messages[4]["reasoning_content"] == "Now I can answer."  # `reasoning` normalised
+    assert "reasoning" not in episode.messages[4]
+    assert episode.messages[2]["tool_calls"][0]["function"]["arguments"] == '{"city":"Paris"}'  # what the client sent
+
+
+def test_an_edit_or_restart_starts_a_new_episode_and_a_later_turn_forks(tmp_path):
+    db = tmp_path / "e.db"
+    a1 = assistant("Paris is rainy.", "r1")
+    add_exchange(db, [U1], a1, at=1)
+    add_exchange(db, [U1, a1, {"role": "user", "content": "and Tokyo?"}], assistant("Tokyo is clear.", "r2"), at=2)
+    add_exchange(db, [{"role": "user", "content": "weather in Lima?"}], assistant("Lima is grey.", "r3"), at=3)  # restart
+    add_exchange(db, [U1, a1, {"role": "user", "content": "and Oslo?"}], assistant("Oslo is cold.", "r4"), at=4)  # an edit of turn 2
+    conn, eps = all_episodes(db)
+    assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in eps] == [(2, 2, None), (1, 1, None), (1, 2, eps[0]["id"])]
+    fork = episodes.conversation(conn, eps[2]["id"])
+    assert [m.get("reasoning_content") for m in fork.messages if m["role"] == "assistant"] == ["r1", "r4"]
+
+
+def test_session_keys_keep_identical_prefixes_apart(tmp_path):
+    db = tmp_path / "e.db"
+    a1 = assistant("hi", "r")
+    for session in ("a", "b"):
+        add_exchange(db, [U1], a1, at=1, session=session)
+    add_exchange(db, [U1, a1, {"role": "user", "content": "more"}], assistant("more", "r"), at=2, session="b")
+    _, eps = all_episodes(db)
+    assert [(e["session"], e["exchanges"]) for e in eps] == [("a", 1), ("b", 2)]
+
+
+def test_updates_are_incremental(tmp_path):
+    db = tmp_path / "e.db"
+    add_exchange(db, [U1], assistant("x"), at=1)
+    conn, _ = all_episodes(db)
+    assert episodes.update(conn) == 0
+    add_exchange(db, [U1, assistant("x"), {"role": "user", "content": "y"}], assistant("z"), at=2)
+    assert episodes.update(conn) == 1
+    assert conn.execute("SELECT exchanges FROM episodes").fetchone()[0] == 2

@@ -1,0 +1,108 @@
+"""The store: migrations, batching, failures that spill instead of dropping, and recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+
+from recorder.events import LLMExchange
+from recorder.store import migrations
+from recorder.store.writer import Store, StoreConfig, connect, recover
+
+
+def exchange(i: int) -> LLMExchange:
+    return LLMExchange(
+        method="POST", path="/v1/chat/completions", upstream_url="http://u/v1/chat/completions",
+        request_headers=[], request_body=b'{"model": "m%d", "messages": []}' % i, status=200,
+        response_headers=[(b"content-type", b"application/json")], response_chunks=[b'{"choices": []}'],
+    )
+
+
+def count(db) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute("SELECT count(*) FROM exchanges").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_migrations_run_once_and_upgrade_an_older_file(tmp_path):
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    conn.close()
+    first = connect(db)
+    assert migrations.apply(first) == []
+    assert [r[0] for r in first.execute("SELECT name FROM _migrations")] == [m.__name__ for m in migrations.MIGRATIONS]
+    assert first.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_events_are_written_in_batches(db_path):
+    store = Store(StoreConfig(path=str(db_path)))
+    await store.start()
+    for i in range(600):
+        store.record(exchange(i))
+    await store.flush()
+    await store.close()
+    assert count(db_path) == 600
+
+
+async def test_sqlite_failure_spills_and_recover_loads_back(db_path, caplog):
+    store = Store(StoreConfig(path=str(db_path)))
+    await store.start()
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    conn.execute("CREATE TRIGGER full BEFORE INSERT ON exchanges BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    with caplog.at_level(logging.WARNING, "tracemill.store"):
+        for i in range(5):
+            store.record(exchange(i))
+        await store.flush()
+    assert "SQLite write failed (database or disk is full)" in caplog.text and "tracemill store recover" in caplog.text
+    assert not store.healthy and store.stats.spilled == 5
+    conn.execute("DROP TRIGGER full")
+    store.record(exchange(99))
+    await store.flush()
+    await store.close()
+    assert store.healthy and count(db_path) == 1
+    assert recover(db_path) == (5, 5)
+    assert count(db_path) == 6
+    assert recover(db_path) == (0, 0)
+
+
+async def test_queue_overflow_spills_rather_than_blocking(db_path, caplog):
+    store = Store(StoreConfig(path=str(db_path), queue_size=2))
+    await store.start()
+    with caplog.at_level(logging.WARNING, "tracemill.store"):
+        for i in range(50):
+            store.record(exchange(i))  # no await in between: the writer cannot drain
+    await store.flush()
+    await store.close()
+    assert "queue is full" in caplog.text
+    assert count(db_path) + store.stats.spilled == 50 and store.stats.spilled >= 40
+    recover(db_path)
+    assert count(db_path) == 50
+
+
+async def test_two_processes_worth_of_writers_share_one_file(db_path):
+    stores = [Store(StoreConfig(path=str(db_path))) for _ in range(3)]
+    for s in stores:
+        await s.start()
+    for i in range(300):
+        stores[i % 3].record(exchange(i))
+    await asyncio.gather(*(s.flush() for s in stores))
+    for s in stores:
+        await s.close()
+    assert count(db_path) == 300
+
+
+async def test_a_store_that_cannot_open_keeps_serving_into_the_spill_file(tmp_path, caplog):
+    folder = tmp_path / "trace.db"
+    folder.mkdir()  # a folder where the database file should be: SQLite cannot open it
+    store = Store(StoreConfig(path=str(folder)))
+    with caplog.at_level(logging.WARNING, "tracemill.store"):
+        await store.start()
+        store.record(exchange(1))
+        await store.flush()
+        await store.close()
+    assert "cannot open the store" in caplog.text and not store.healthy
+    assert store.stats.spilled == 1 and store.spill_file.exists()
