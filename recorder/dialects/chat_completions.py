@@ -1,17 +1,34 @@
-"""Chat-completion stream reassembly: SSE chunks in, the chat.completion they add up to out.
+"""The OpenAI Chat Completions dialect (POST /v1/chat/completions): already canonical.
 
-The result must equal what the upstream would have answered without `stream`, so each
-field is rebuilt with the provider quirks in mind (see `_ChoiceBuilder.add_tool_call`).
+Stream reassembly turns SSE chunks into the chat.completion they add up to. The result must
+equal what the upstream would have answered without `stream`, so each field is rebuilt with the
+provider quirks in mind: tool-call fragments (see `_ChoiceBuilder.add_tool_call`) and reasoning
+under `reasoning_content`, `reasoning` or both at once (vLLM during its rename sends the same text
+under both; each field is rebuilt on its own, so neither is doubled).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.dialects.base import (
+    COMPLETE,
+    ERROR,
+    INCOMPLETE,
+    TRUNCATED,
+    Canonical,
+    DialectError,
+    Lookup,
+    Reassembled,
+    as_int,
+    path_is,
+)
 from recorder.sse import SSEEvent
 
+PATH = "/chat/completions"
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
@@ -29,8 +46,7 @@ class _ChoiceBuilder:
     role: str | None = None
     content: list[str] = field(default_factory=list)
     refusal: list[str] = field(default_factory=list)
-    reasoning: list[str] = field(default_factory=list)
-    reasoning_field: str | None = None
+    reasoning: dict[str, list[str]] = field(default_factory=dict)  # per field: both may come, each whole
     tool_calls: dict[int, dict[str, Any]] = field(default_factory=dict)
     finish_reason: str | None = None
     logprobs: list[Any] = field(default_factory=list)
@@ -48,8 +64,7 @@ class _ChoiceBuilder:
             self.refusal.append(delta["refusal"])
         for name in REASONING_FIELDS:
             if delta.get(name):
-                self.reasoning_field = self.reasoning_field or name
-                self.reasoning.append(delta[name])
+                self.reasoning.setdefault(name, []).append(delta[name])
         for call in delta.get("tool_calls") or ():
             self.add_tool_call(call)
         for key, value in delta.items():
@@ -89,8 +104,8 @@ class _ChoiceBuilder:
         message["content"] = text if text or (self.saw_content and not self.tool_calls) else None
         if self.refusal:
             message["refusal"] = "".join(self.refusal)
-        if self.reasoning_field:
-            message[self.reasoning_field] = "".join(self.reasoning)
+        for name, parts in self.reasoning.items():
+            message[name] = "".join(parts)
         if self.tool_calls:
             message["tool_calls"] = [
                 {**c, "type": c["type"] or "function"} for _, c in sorted(self.tool_calls.items())
@@ -154,7 +169,7 @@ def assemble(events: list[SSEEvent]) -> Assembled:
             completion[key] = top[key]
     if usage is not None:
         completion["usage"] = usage
-    field_used = next((c.reasoning_field for c in choices.values() if c.reasoning_field), None)
+    field_used = next((name for c in choices.values() for name in REASONING_FIELDS if name in c.reasoning), None)
     finished = bool(choices) and all(c.finish_reason for c in choices.values())
     return Assembled(completion, field_used, "; ".join(errors) or None, done or finished)
 
@@ -167,3 +182,67 @@ def reasoning_field_of(completion: dict[str, Any]) -> str | None:
             if message.get(name):
                 return name
     return None
+
+
+def answer_message(completion: dict[str, Any] | None) -> dict[str, Any] | None:
+    """choices[0].message in canonical form: role set, reasoning under `reasoning_content` only."""
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return None
+    raw = choices[0].get("message")
+    if not isinstance(raw, dict):
+        return None
+    reasoning = next((raw[name] for name in REASONING_FIELDS if raw.get(name)), None)
+    message = {k: v for k, v in raw.items() if k not in REASONING_FIELDS}
+    message.setdefault("role", "assistant")
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return message
+
+
+class ChatCompletions:
+    name = "chat_completions"
+
+    def matches(self, method: str, path: str) -> bool:
+        return path_is(method, path, PATH)
+
+    def reassemble(self, events: Iterable[SSEEvent]) -> Reassembled:
+        out = assemble(list(events))
+        return Reassembled(out.completion, out.error, out.done, out.reasoning_field)
+
+    def usage(self, answer: dict[str, Any]) -> tuple[int | None, int | None]:
+        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        return as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))
+
+    def completion(self, answer: dict[str, Any]) -> tuple[str, str | None]:
+        if answer.get("error"):
+            err = answer["error"]
+            return ERROR, str(err.get("message") or err) if isinstance(err, dict) else str(err)
+        choices = answer.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            return INCOMPLETE, "no choices in the answer"
+        reason = choices[0].get("finish_reason")
+        if not reason:
+            return INCOMPLETE, "the answer has no finish_reason"
+        if reason in ("length", "content_filter"):
+            return TRUNCATED, f"finish_reason {reason}"
+        if reason in ("abort", "error"):  # vLLM marks aborted and failed generations so
+            return INCOMPLETE, f"finish_reason {reason}"
+        return COMPLETE, None
+
+    def canonical(
+        self, request: dict[str, Any], answer: dict[str, Any] | None, lookup: Lookup | None = None
+    ) -> Canonical:
+        messages = request.get("messages") if isinstance(request, dict) else None
+        if not isinstance(messages, list):
+            raise DialectError("a chat completions request needs a `messages` list")
+        tools = request.get("tools")
+        return Canonical(
+            messages=[m for m in messages if isinstance(m, dict)],
+            tools=[t for t in tools if isinstance(t, dict)] if isinstance(tools, list) else None,
+            answer=answer_message(answer),
+            model=request.get("model") if isinstance(request.get("model"), str) else None,
+        )
+
+
+DIALECT = ChatCompletions()

@@ -2,7 +2,11 @@
 
 import json
 
-from recorder.dialects.chat_completions import assemble
+import pytest
+
+from recorder.dialects import by_name, dialect_for
+from recorder.dialects.base import DialectError
+from recorder.dialects.chat_completions import DIALECT, assemble
 from recorder.sse import parse_all
 
 
@@ -89,3 +93,66 @@ def test_error_event_after_200_is_recorded():
     assert "overloaded" in out.error
     assert out.completion["choices"][0]["message"]["content"] == "par"
     assert not out.done
+
+
+def test_reasoning_sent_under_both_fields_is_not_doubled():
+    # vLLM during its field rename streams the same text under both names, and its non-streamed
+    # message carries both: each field must come out once.
+    out = assemble(
+        sse(
+            delta({"role": "assistant", "content": ""}),
+            delta({"reasoning_content": "Alright, let me", "reasoning": "Alright, let me"}),
+            delta({"reasoning_content": " see.", "reasoning": " see."}),
+            delta({"content": "Hi"}, finish="stop"),
+            "[DONE]",
+        )
+    )
+    message = out.completion["choices"][0]["message"]
+    assert message == {
+        "role": "assistant",
+        "content": "Hi",
+        "reasoning_content": "Alright, let me see.",
+        "reasoning": "Alright, let me see.",
+    }
+    assert DIALECT.canonical({"messages": []}, out.completion).answer == {
+        "role": "assistant",
+        "content": "Hi",
+        "reasoning_content": "Alright, let me see.",
+    }
+
+
+def test_registry_finds_chat_by_path_and_name():
+    assert dialect_for("POST", "/v1/chat/completions") is DIALECT
+    assert dialect_for("POST", "/openai/v1/chat/completions/") is DIALECT
+    assert dialect_for("GET", "/v1/chat/completions") is None
+    assert dialect_for("POST", "/v1/models") is None
+    assert by_name("chat_completions") is DIALECT and by_name("nope") is None
+
+
+def test_completion_states():
+    def answer(finish):
+        return {"choices": [{"index": 0, "message": {"role": "assistant", "content": "x"}, "finish_reason": finish}]}
+
+    assert DIALECT.completion(answer("stop")) == ("complete", None)
+    assert DIALECT.completion(answer("tool_calls")) == ("complete", None)
+    assert DIALECT.completion(answer("length"))[0] == "truncated"
+    assert DIALECT.completion(answer(None))[0] == "incomplete"
+    assert DIALECT.completion({"error": {"message": "overloaded"}}) == ("error", "overloaded")
+    assert DIALECT.usage({"usage": {"prompt_tokens": 3, "completion_tokens": 4}}) == (3, 4)
+    assert DIALECT.usage({}) == (None, None)
+
+
+def test_canonical_keeps_request_as_sent_and_normalises_the_answer_reasoning():
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    request = {
+        "model": "m",
+        "messages": [{"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
+    }
+    completion = {"choices": [{"message": {"content": "a cat", "reasoning": "looks like a cat"}, "finish_reason": "stop"}]}
+    canon = DIALECT.canonical(request, completion)
+    assert canon.messages == request["messages"] and canon.tools == request["tools"] and canon.model == "m"
+    assert canon.answer == {"role": "assistant", "content": "a cat", "reasoning_content": "looks like a cat"}
+    assert DIALECT.canonical(request, None).answer is None
+    with pytest.raises(DialectError):
+        DIALECT.canonical({"input": "hi"}, None)
