@@ -40,3 +40,27 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.tiny_model import build
 
     return build(tmp_path_factory.mktemp("tiny-qwen3"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Orphans (npx's node child, a server a test forgot) come back to us, so the check below sees them.
+    from tests.support.procs import become_subreaper
+
+    become_subreaper()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No process may outlive the test run: list what is left below us, kill it, and fail."""
+    import os
+
+    from tests.support.procs import command_line, descendants, kill_all, reap
+
+    reap()
+    left = descendants(os.getpid())
+    if not left:
+        return
+    lines = "\n".join(f"  {pid}: {command_line(pid)[:200]}" for pid in left)
+    kill_all(left)
+    reap()
+    session.config.get_terminal_writer().line(f"\nprocesses left running after the tests (killed now):\n{lines}", red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

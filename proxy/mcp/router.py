@@ -48,11 +48,11 @@ class MCPRouter:
             return
         prefix = scope["path"][: len(scope["path"]) - len(path)]  # keeps an /s/<key> prefix
         rest = rest.rstrip("/")
-        if rest == "":
+        if rest in ("", "mcp"):  # /mcp/<name>/mcp too, for clients that insist on a path ending in /mcp
             await self.http[name].handle(scope, receive, send, session)
         elif rest == "sse" and scope["method"] == "GET":
             await self.sse[name].open(scope, receive, send, prefix, session)
         elif rest == "messages" and scope["method"] == "POST":
             await self.sse[name].post(scope, receive, send)
         else:
-            await send_json(send, 404, {"error": f"tracemill: /mcp/{name}/{rest} is not a route (use /mcp/{name} or /mcp/{name}/sse)"})
+            await send_json(send, 404, {"error": f"tracemill: /mcp/{name}/{rest} is not a route (use /mcp/{name}, /mcp/{name}/mcp or /mcp/{name}/sse)"})

@@ -22,6 +22,7 @@ from tests.support.mcp_harness import (
     scenario,
     wait_port,
 )
+from tests.support.procs import stop_group
 
 
 async def sample(ctx, params):
@@ -42,13 +43,14 @@ async def everything_http():
     import subprocess
 
     port = free_port()
-    proc = subprocess.Popen([*EVERYTHING, "streamableHttp"], env={**os.environ, "PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {**os.environ, "PORT": str(port)}
+    # Its own process group: npx's node child outlives npx, so the whole group is ended.
+    proc = subprocess.Popen([*EVERYTHING, "streamableHttp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
     try:
         await wait_port(port, proc, timeout=120)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        stop_group(proc)
 
 
 async def test_everything_over_stdio_through_wrap_and_mcp_route(tmp_path):

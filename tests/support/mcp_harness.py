@@ -19,6 +19,7 @@ from mcp import StdioServerParameters
 from proxy.app import App
 from proxy.config import Config, MCPServerConfig
 from proxy.server import running, uvicorn_config
+from tests.support.procs import stop_group
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -66,16 +67,12 @@ async def http_server(cmd: list[str], path: str) -> AsyncIterator[str]:
     """A real MCP server process on HTTP (streamable or SSE); yields its URL."""
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
-    proc = subprocess.Popen([*cmd, str(port)] if "pyserver" in " ".join(cmd) else cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([*cmd, str(port)] if "pyserver" in " ".join(cmd) else cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
     try:
         await wait_port(port, proc)
         yield f"http://127.0.0.1:{port}{path}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_group(proc)  # the whole group: a launcher's children must not outlive the test
 
 
 def py_http_cmd(kind: str) -> list[str]:
@@ -134,3 +131,9 @@ async def answer_elicitation(ctx: Any, params: Any) -> Any:
 
 def wrap_params(db: Path, name: str, *target: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "proxy", "wrap", "--name", name, "--db", str(db), *target], cwd=str(ROOT))
+
+
+def line_stdio(name: str = "line", *flags: str, **extra: Any) -> MCPServerConfig:
+    """The fast hand-written stdio server (tests/support/mcp_servers/lineserver.py)."""
+    args = ["-m", "tests.support.mcp_servers.lineserver", *flags]
+    return MCPServerConfig(name=name, command=sys.executable, args=args, cwd=str(ROOT), **extra)

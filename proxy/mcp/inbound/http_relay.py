@@ -8,6 +8,7 @@ through, and the answer, JSON or SSE, comes back as sent. Messages are recorded 
 from __future__ import annotations
 
 import asyncio
+import re
 
 import httpx2
 
@@ -94,8 +95,18 @@ async def wait_disconnect(receive: Receive) -> None:
         pass
 
 
+_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
+
+
 def sse_event(data: bytes, event_id: str | None = None, event: str = "message") -> bytes:
+    """One SSE event, safe by construction: a line break inside `data` becomes another `data:`
+    line (the client joins them back with LF), and one in the name or id cannot start a field."""
+    for field in (event, event_id or ""):
+        if "\r" in field or "\n" in field:
+            raise ValueError(f"an SSE event name or id cannot hold a line break: {field!r}")
     head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id else "")
+    if b"\r" in data or b"\n" in data:
+        data = _LINE_BREAK.sub(b"\ndata: ", data)
     return head.encode() + b"data: " + data + b"\n\n"
 
 

@@ -7,13 +7,15 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from proxy.asgi import Receive, Scope, Send, read_body, send_json
 from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.http_relay import END, SseStream, pump, sse_event, start_sse
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder.store.writer import Store
+
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and '/', left as they are
 
 
 class SseDownstream:
@@ -42,7 +44,8 @@ class SseDownstream:
             return
         self.sessions[sid] = bridge
         await start_sse(send)
-        endpoint = f"{prefix}/mcp/{self.name}/messages?session_id={sid}".encode()
+        # Percent-encoded, so no byte of the path (a session key with CR/LF) can start a new SSE line.
+        endpoint = quote(f"{prefix}/mcp/{self.name}/messages", safe=_PATH_SAFE).encode() + f"?session_id={sid}".encode()
         await send({"type": "http.response.body", "body": sse_event(endpoint, event="endpoint"), "more_body": True})
         ended = asyncio.create_task(bridge.done.wait())
         ended.add_done_callback(lambda _: stream.queue.put_nowait(END))  # the upstream went away
