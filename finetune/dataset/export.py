@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from finetune.dataset.preference import preference_rows
 from finetune.dataset.row import episode_row
 from finetune.dataset.unroll import unroll
 from recorder.episodes import select as traces
+from recorder.episodes.chain import Episode
+from recorder.episodes.curation import Curation
 from recorder.store.queries import open_db
 
-FORMATS = ("jsonl", "parquet", "hf")
+FORMATS = ("jsonl", "parquet", "hf", "dpo")  # dpo: JSONL preference pairs from edited turns
 
 
 @dataclass
@@ -41,22 +44,33 @@ def in_test(episode_id: str, ratio: float) -> bool:
     return digest / 0xFFFFFFFF < ratio
 
 
-def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None) -> Iterator[tuple[Episode, Curation]]:
     db = open_db(db_path)
     try:
         traces.refresh(db)
-        for n, (episode, curation) in enumerate(traces.iter_episodes(db, options.filters), start=1):
-            row = episode_row(episode, curation, options.strip_system)
+        for n, pair in enumerate(traces.iter_episodes(db, options.filters), start=1):
             if progress:
                 progress(n)
-            if not row["messages"]:
-                continue
-            if options.unroll:
-                yield from unroll(row, options.unroll)
-            else:
-                yield row
+            yield pair
     finally:
         db.close()
+
+
+def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    for episode, curation in _curated(db_path, options, progress):
+        row = episode_row(episode, curation, options.strip_system)
+        if not row["messages"]:
+            continue
+        if options.unroll:
+            yield from unroll(row, options.unroll)
+        else:
+            yield row
+
+
+def iter_preferences(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+    """DPO pairs: one per edited assistant turn (see finetune/dataset/preference.py)."""
+    for episode, curation in _curated(db_path, options, progress):
+        yield from preference_rows(episode, curation, options.strip_system)
 
 
 def episode_total(db_path: str | Path, options: ExportOptions) -> int:
@@ -98,7 +112,7 @@ def _dataset(db_path: str, options: ExportOptions, split: str, cache: str) -> An
 
 
 def _split_key(row: dict[str, Any]) -> str:
-    return row.get("parent_id") or row["id"]
+    return row.get("parent_id") or row.get("episode") or row["id"]
 
 
 def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions, progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -106,12 +120,13 @@ def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     out = Path(out)
-    if fmt == "jsonl":
+    if fmt in ("jsonl", "dpo"):
+        rows = (iter_rows if fmt == "jsonl" else iter_preferences)(db_path, options, progress)
         counts = {"train": 0, "test": 0}
         test_path = out.with_name(out.stem + ".test" + out.suffix) if options.test_split else None
         test_file = open(test_path, "w", encoding="utf-8") if test_path else contextlib.nullcontext(None)
         with open(out, "w", encoding="utf-8") as train_f, test_file as test_f:
-            for row in iter_rows(db_path, options, progress):
+            for row in rows:
                 side = "test" if in_test(_split_key(row), options.test_split) else "train"
                 (test_f if side == "test" else train_f).write(json.dumps(row, ensure_ascii=False) + "\n")
                 counts[side] += 1

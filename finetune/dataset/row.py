@@ -47,15 +47,19 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def episode_row(episode: Episode, curation: Curation | None = None, strip_system: bool = False) -> dict[str, Any]:
-    """One row per episode; curation drops turns and the system prompt from the exported form only."""
-    curation = curation or Curation()
+def kept(episode: Episode, curation: Curation, strip_system: bool = False) -> list[tuple[int, dict[str, Any]]]:
+    """The (index, message) pairs that curation keeps: not in a dropped range, not a stripped system prompt."""
     strip = strip_system or curation.strip_system
-    messages = []
-    for index, message in enumerate(episode.messages):
-        if curation.drops(index) or (strip and message.get("role") == "system"):
-            continue
-        messages.append(clean_message(message))
+    return [
+        (index, message) for index, message in enumerate(episode.messages)
+        if not curation.drops(index) and not (strip and message.get("role") == "system")
+    ]
+
+
+def episode_row(episode: Episode, curation: Curation | None = None, strip_system: bool = False) -> dict[str, Any]:
+    """One row per episode; curation drops turns and the system prompt and applies edits, in the exported form only."""
+    curation = curation or Curation()
+    messages = [clean_message(curation.edited(index, message)) for index, message in kept(episode, curation, strip_system)]
     return {
         "id": str(episode.id),
         "timestamp": iso(episode.started_at),

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from proxy.cli.common import _db, _open, common, main
-from proxy.cli.traces import filter_options, make_filters
+from proxy.cli.traces import filter_options, make_filters, rating_options
 
 
 @main.command("import")
@@ -43,26 +43,31 @@ UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference worksho
 
 @main.command()
 @click.argument("out", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf"]), default="jsonl", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf", "dpo"]), default="jsonl", show_default=True,
+              help="dpo: JSONL preference pairs (prompt, chosen, rejected, tools) from edited assistant turns.")
 @click.option("--unroll", is_flag=False, flag_value="assistant", default=None, type=click.Choice(["assistant", "user-turns"]), help=UNROLL_HELP)
 @click.option("--strip-system", is_flag=True, help="Drop system prompts from every row.")
 @click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0, help="Hold out this share of episodes as a test split.")
 @filter_options
+@rating_options
 @common
-def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, test_split: float, session, model, since, tag, include_excluded) -> None:  # type: ignore[no-untyped-def]
+def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, test_split: float, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
     """Export episodes as JSONL, Parquet or a Hugging Face datasets folder."""
     from rich.progress import Progress
 
     from finetune.dataset.export import episode_total, write
 
-    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded))
+    if fmt == "dpo" and unroll:
+        raise click.UsageError("--format dpo writes one pair per edited turn; --unroll does not apply")
+    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating))
     db_path = _db(ctx)
     _open(ctx).close()
     total = episode_total(db_path, options)
     with Progress(transient=True) as bar:
         task = bar.add_task("exporting episodes", total=total)
         counts = write(db_path, out, fmt, options, progress=lambda n: bar.update(task, completed=n))
-    click.echo(f"wrote {', '.join(f'{n} {s} rows' for s, n in counts.items())} to {out} ({fmt}{', unrolled: ' + unroll if unroll else ''})")
+    what = "preference pairs" if fmt == "dpo" else "rows"
+    click.echo(f"wrote {', '.join(f'{n} {s} {what}' for s, n in counts.items())} to {out} ({fmt}{', unrolled: ' + unroll if unroll else ''})")
 
 
 @main.command()
@@ -73,14 +78,15 @@ def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, t
 @click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the local dataset folder here.")
 @filter_options
+@rating_options
 @common
-def push(ctx: click.Context, repo_id: str, private: bool, unroll, strip_system: bool, test_split: float, keep, session, model, since, tag, include_excluded) -> None:  # type: ignore[no-untyped-def]
+def push(ctx: click.Context, repo_id: str, private: bool, unroll, strip_system: bool, test_split: float, keep, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
     """Push episodes to the Hugging Face Hub as a dataset with a card (token: HF_TOKEN or saved login)."""
     import tempfile
 
     from finetune import hub
 
-    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded))
+    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating))
     _open(ctx).close()
     try:
         hub.token()

@@ -110,6 +110,7 @@ def render_episode(out: Console, episode: Any, linked: dict[str, Any], curation:
         f"episode {episode.id}  {when(episode.started_at)}  model {episode.model or '-'}  session {episode.session or '-'}  "
         f"source {episode.source}  exchanges {len(episode.exchange_ids)}  tags {tags}"
         + ("  [excluded]" if curation.excluded else "")
+        + (f"  rated {curation.rating}" if curation.rating is not None else "")
     )
     out.print(Text(head, style="bold"))
     names = [(t.get("function") or t).get("name", "?") for t in episode.tools]
@@ -120,6 +121,9 @@ def render_episode(out: Console, episode: Any, linked: dict[str, Any], curation:
         title = f"[{index}] {message.get('role')}" + (f" ← {message['tool_call_id']}" if message.get("tool_call_id") else "")
         if dropped:
             title += " (dropped from export)"
+        if index in curation.edits:
+            title += " (edited; exports use the edit)"
+            message = curation.edited(index, message)
         link = linked.get(message.get("tool_call_id") or "")
         if link:
             flag = "✗ " if link["is_error"] else ""

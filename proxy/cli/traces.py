@@ -46,10 +46,33 @@ def episode_filter_options(fn: Any) -> Any:
     return filter_options(fn, with_model=False)
 
 
-def make_filters(session: str | None, model: str | None, since: str | None, tag: str | None, include_excluded: bool) -> Any:
+def _check_rating(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from recorder.episodes.select import RATING_CHOICES
+
+    if value is None or value.lower() in RATING_CHOICES:
+        return value.lower() if value else None
+    try:
+        return str(float(value))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: use {', '.join(RATING_CHOICES)} or a number") from None
+
+
+def rating_options(fn: Any) -> Any:
+    """--rating and --min-rating, for the commands that list or export episodes."""
+    fn = click.option("--min-rating", type=float, help="Only episodes rated at least this (good counts as 1, bad as 0).")(fn)
+    return click.option("--rating", callback=_check_rating, help="Only episodes rated good, bad, rated, unrated, or this reward.")(fn)
+
+
+def make_filters(
+    session: str | None, model: str | None, since: str | None, tag: str | None, include_excluded: bool,
+    rating: str | None = None, min_rating: float | None = None, search: str | None = None,
+) -> Any:
     from recorder.episodes.select import Filters
 
-    return Filters(session=session, model=model, since=parse_since(since), tag=tag, include_excluded=include_excluded)
+    return Filters(
+        session=session, model=model, since=parse_since(since), tag=tag, include_excluded=include_excluded,
+        rating=rating, min_rating=min_rating, search=search,
+    )
 
 
 @main.group()
@@ -59,16 +82,18 @@ def traces() -> None:
 
 @traces.command("list")
 @filter_options
+@rating_options
+@click.option("--search", help="Only episodes whose first user message contains this text.")
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @common
-def traces_list(ctx: click.Context, session, model, since, tag, include_excluded, limit: int, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def traces_list(ctx: click.Context, session, model, since, tag, include_excluded, rating, min_rating, search, limit: int, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """List episodes, newest first: id, start, model, turns, tool calls, tokens, tags, first user message."""
     from recorder.episodes.select import list_episodes, refresh
 
     db = _open(ctx)
     refresh(db)
-    rows = list_episodes(db, make_filters(session, model, since, tag, include_excluded), limit)
+    rows = list_episodes(db, make_filters(session, model, since, tag, include_excluded, rating, min_rating, search), limit)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -78,13 +103,14 @@ def traces_list(ctx: click.Context, session, model, since, tag, include_excluded
     from proxy.cli.render import console, when
 
     table = Table(box=None, header_style="bold")
-    for col in ("id", "started", "model", "session", "turns", "calls", "tokens", "tags", "first user message"):
+    for col in ("id", "started", "model", "session", "turns", "calls", "tokens", "tags", "rating", "first user message"):
         table.add_column(col, overflow="fold" if col == "first user message" else "ellipsis", no_wrap=col != "first user message")
     for r in rows:
         tags = ",".join(r["tags"]) + (" [red]excluded[/]" if r["excluded"] else "")
         table.add_row(
             str(r["id"]), when(r["started_at"])[5:], (r["model"] or "-")[-24:], (r["session"] or "-")[:18], str(r["turns"]),
-            str(r["tool_calls"]), f"{r['prompt_tokens']}/{r['completion_tokens']}", tags, (r["first_user"] or "").replace("\n", " ")[:100],
+            str(r["tool_calls"]), f"{r['prompt_tokens']}/{r['completion_tokens']}", tags, str(r["rating"] if r["rating"] is not None else "-"),
+            (r["first_user"] or "").replace("\n", " ")[:100],
         )
     console.print(table if rows else "no episodes yet (record some traffic, or `tracemill import` trace files)")
 
@@ -114,7 +140,8 @@ def traces_show(ctx: click.Context, episode_id: int, as_json: bool) -> None:
     linked = links.links_for(db, episode.exchange_ids)
     state = curation.state(db, [episode_id]).get(episode_id, curation.Curation())
     if as_json:
-        click.echo(json.dumps({"episode": episode.__dict__, "links": linked, "tags": sorted(state.tags)}, indent=2, ensure_ascii=False, default=str))
+        payload = {"episode": episode.__dict__, "links": linked, "tags": sorted(state.tags), "rating": state.rating, "edits": state.edits}
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
         return
     from proxy.cli.render import console, render_episode
 
