@@ -13,8 +13,7 @@ from typing import Any
 from proxy.asgi import Receive, Scope, Send, error_body, send_json
 from proxy.config import Config
 from proxy.llm import LLMRelay
-from recorder.ingest.redact import Redactor
-from recorder.store.writer import Store, StoreConfig
+from recorder import NullRecorder, Recorder, Store
 
 log = logging.getLogger("tracemill")
 SESSION_HEADERS = (b"x-tracemill-session", b"x-claude-code-session-id", b"session-id", b"x-session-id")
@@ -36,30 +35,23 @@ def session_of(scope: Scope, path: str) -> tuple[str, str | None]:
 class App:
     def __init__(self, config: Config, *, record: bool = True) -> None:
         self.config = config
-        self.store: Store | None = None
-        if record:
-            self.store = Store(
-                StoreConfig(path=config.store.path, keep_raw=config.store.keep_raw),
-                Redactor(config.secrets(), config.redact.patterns),
-            )
-        self.llm = LLMRelay(config.llm, self.store)
+        self.recorder: Recorder = Store.from_config(config) if record else NullRecorder()
+        self.llm = LLMRelay(config.llm, self.recorder)
         self.mcp: Any = None  # the MCP router, set in start() when servers are configured
 
     async def start(self) -> None:
-        if self.store is not None:
-            await self.store.start()
+        await self.recorder.start()
         await self.llm.start()
         if self.config.mcp_servers:
             from proxy.mcp.router import MCPRouter
 
-            self.mcp = MCPRouter(self.config, self.store)
+            self.mcp = MCPRouter(self.config, self.recorder)
 
     async def close(self) -> None:
         if self.mcp is not None:
             await self.mcp.close()
         await self.llm.close()
-        if self.store is not None:
-            await self.store.close()
+        await self.recorder.close()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -84,13 +76,10 @@ class App:
             )
 
     def health(self) -> dict[str, Any]:
-        store = self.store
         return {
             "ok": True,
             "upstream": self.config.llm.base_url,
-            "store": None
-            if store is None
-            else {"path": store.config.path, "healthy": store.healthy, "last_error": store.stats.last_error},
+            "store": self.recorder.health(),
             "mcp_servers": sorted(self.config.mcp_servers),
         }
 

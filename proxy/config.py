@@ -34,7 +34,7 @@ class LLMConfig:
 
 
 @dataclass
-class StoreSection:
+class StoreConfig:
     path: str = "tracemill.db"
     keep_raw: bool = False
 
@@ -66,7 +66,7 @@ class MCPServerConfig:
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
-    store: StoreSection = field(default_factory=StoreSection)
+    store: StoreConfig = field(default_factory=StoreConfig)
     redact: RedactConfig = field(default_factory=RedactConfig)
     mcp_servers: dict[str, MCPServerConfig] = field(default_factory=dict)
     source: str = "embedded defaults"
@@ -81,7 +81,7 @@ class Config:
         return [v for v in values if v]
 
 
-_SECTIONS = {"server": ServerConfig, "llm": LLMConfig, "store": StoreSection, "redact": RedactConfig}
+_SECTIONS = {"server": ServerConfig, "llm": LLMConfig, "store": StoreConfig, "redact": RedactConfig}
 _ENV = {
     "TRACEMILL_HOST": ("server", "host"),
     "TRACEMILL_PORT": ("server", "port"),

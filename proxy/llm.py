@@ -16,9 +16,9 @@ import httpx2
 
 from proxy.asgi import Receive, Scope, Send, downstream_headers, error_body, read_body, send_json, upstream_headers
 from proxy.config import LLMConfig
+from recorder import Recorder
 from recorder.events import LLMExchange
 from recorder.ingest.redact import bearer_value
-from recorder.store.writer import Store
 
 log = logging.getLogger("tracemill.llm")
 _AUTH_HEADERS = (b"authorization", b"api-key", b"x-api-key")
@@ -46,9 +46,9 @@ class _Watch:
 
 
 class LLMRelay:
-    def __init__(self, config: LLMConfig, store: Store | None) -> None:
+    def __init__(self, config: LLMConfig, recorder: Recorder) -> None:
         self.config = config
-        self.store = store
+        self.recorder = recorder
         self.base = config.base_url.rstrip("/")
         self.client: httpx2.AsyncClient | None = None
 
@@ -122,8 +122,7 @@ class LLMRelay:
             if response is not None:
                 await response.aclose()
             ev.duration_ms = (time.perf_counter() - t0) * 1000
-            if self.store is not None:
-                self.store.record(ev)
+            self.recorder.record(ev)
 
     async def _upstream_failed(self, ev: LLMExchange, exc: httpx2.TransportError, send: Send, started: bool) -> None:
         timeout = isinstance(exc, httpx2.TimeoutException)

@@ -20,17 +20,14 @@ from typing import Any
 from finetune.dataset.preference import preference_rows
 from finetune.dataset.row import episode_row
 from finetune.dataset.unroll import unroll
-from recorder.episodes import select as traces
-from recorder.episodes.chain import Episode
-from recorder.episodes.curation import Curation
-from recorder.store.queries import open_db
+from recorder import Curation, Episode, Filters, open_reader
 
 FORMATS = ("jsonl", "parquet", "hf", "dpo")  # dpo: JSONL preference pairs from edited turns
 
 
 @dataclass
 class ExportOptions:
-    filters: traces.Filters = field(default_factory=traces.Filters)
+    filters: Filters = field(default_factory=Filters)
     unroll: str | None = None  # None, "assistant" or "user-turns"
     strip_system: bool = False
     test_split: float = 0.0
@@ -45,15 +42,11 @@ def in_test(episode_id: str, ratio: float) -> bool:
 
 
 def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None) -> Iterator[tuple[Episode, Curation]]:
-    db = open_db(db_path)
-    try:
-        traces.refresh(db)
-        for n, pair in enumerate(traces.iter_episodes(db, options.filters), start=1):
+    with open_reader(db_path) as reader:
+        for n, pair in enumerate(reader.iter_episodes(options.filters), start=1):
             if progress:
                 progress(n)
             yield pair
-    finally:
-        db.close()
 
 
 def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
@@ -74,12 +67,8 @@ def iter_preferences(db_path: str | Path, options: ExportOptions, progress: Call
 
 
 def episode_total(db_path: str | Path, options: ExportOptions) -> int:
-    db = open_db(db_path)
-    try:
-        traces.refresh(db)
-        return traces.count(db, options.filters)
-    finally:
-        db.close()
+    with open_reader(db_path) as reader:
+        return reader.count_episodes(options.filters)
 
 
 def features(unrolled: bool) -> Any:

@@ -8,11 +8,10 @@ a tool message carries `tool_call_id` and `content`. `tools` are exactly what th
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-from recorder.episodes.chain import Episode
-from recorder.episodes.curation import Curation
+from recorder import Curation, Episode
 from recorder.episodes.normalize import text_of
 
 
@@ -44,7 +43,7 @@ def clean_message(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def kept(episode: Episode, curation: Curation, strip_system: bool = False) -> list[tuple[int, dict[str, Any]]]:

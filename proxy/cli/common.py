@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from proxy.config import Config, ConfigError, load
+
+if TYPE_CHECKING:
+    from recorder.store.reader import TraceReader
 
 
 def _setup_logging(verbose: bool = False) -> None:
@@ -31,12 +34,14 @@ def _db(ctx: click.Context) -> str:
     return _config(ctx).store.path
 
 
-def _open(ctx: click.Context) -> Any:
-    from recorder.store.queries import open_db
+def _open(ctx: click.Context) -> TraceReader:
+    """The read API over the store; a missing or too-new store is a one-line error."""
+    from recorder.store import open_reader
+    from recorder.store.migrations import SchemaError
 
     try:
-        return open_db(_db(ctx))
-    except FileNotFoundError as exc:
+        return open_reader(_db(ctx))
+    except (FileNotFoundError, SchemaError) as exc:
         raise click.ClickException(str(exc)) from None
 
 

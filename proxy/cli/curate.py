@@ -38,23 +38,23 @@ def traces_edit(ctx: click.Context, episode_id: int, index: int, content: str | 
       tracemill traces edit 12 5 --content "The weather in Paris is 18°C."
       tracemill traces edit 12 3 --tool-call 0 --arguments '{"city": "Paris"}'
     """
-    from recorder.episodes import chain, curation
+    from recorder.episodes import curation
 
     if (tool_call is None) != (arguments is None):
         raise click.UsageError("--tool-call and --arguments go together")
     if content is None and tool_call is None:
         raise click.UsageError("give --content, or --tool-call N --arguments JSON")
-    db = _episode_id(ctx, episode_id)
-    episode = chain.conversation(db, episode_id)
-    assert episode is not None
-    steps = []
-    try:
-        if content is not None:
-            steps.append(curation.check_edit(episode.messages, index, content=content))
-        if tool_call is not None:
-            steps.append(curation.check_edit(episode.messages, index, tool_call=tool_call, arguments=arguments))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-    for step in steps:
-        curation.record(db, episode_id, "edit", **step)
-        click.echo(f"episode {episode_id}: edit message {index} " + (f"tool call {tool_call} arguments" if "tool_call" in step else "content"))
+    with _episode_id(ctx, episode_id) as reader:
+        episode = reader.episode(episode_id)
+        assert episode is not None
+        steps = []
+        try:
+            if content is not None:
+                steps.append(curation.check_edit(episode.messages, index, content=content))
+            if tool_call is not None:
+                steps.append(curation.check_edit(episode.messages, index, tool_call=tool_call, arguments=arguments))
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+        for step in steps:
+            reader.curate(episode_id, "edit", **step)
+            click.echo(f"episode {episode_id}: edit message {index} " + (f"tool call {tool_call} arguments" if "tool_call" in step else "content"))

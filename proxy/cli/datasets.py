@@ -19,14 +19,16 @@ from proxy.cli.traces import filter_options, make_filters, rating_options
 @common
 def import_(ctx: click.Context, files: tuple[str, ...]) -> None:
     """Load trace files in the workshop format (timestamp, model, messages, tools) as episodes."""
-    from recorder.episodes.select import refresh
-    from recorder.ingest.workshop_import import import_files
+    from recorder.ingest.workshop_import import trace_rows
+    from recorder.store import write_rows
 
     db_path = _db(ctx)
-    added, problems = import_files(db_path, [Path(f) for f in files])
+    rows, problems = trace_rows([Path(f) for f in files])
+    added = write_rows(db_path, rows)
     for problem in problems:
         click.echo(f"skipped: {problem}", err=True)
-    refresh(_open(ctx))
+    with _open(ctx) as reader:
+        reader.refresh()
     click.echo(f"imported {added} new trace(s) into {db_path} ({len(files) - len(problems) - added} already there)")
     if problems and not added:
         raise SystemExit(1)

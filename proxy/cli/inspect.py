@@ -18,9 +18,8 @@ def exchanges(ctx: click.Context, limit: int, session: str | None, as_json: bool
     """List recorded LLM exchanges, newest first (`exchanges show ID` for one)."""
     if ctx.invoked_subcommand:
         return
-    from recorder.store.queries import list_exchanges
-
-    rows = list_exchanges(_open(ctx), limit, session)
+    with _open(ctx) as reader:
+        rows = reader.exchanges(limit=limit, session=session)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row))
@@ -36,9 +35,8 @@ def exchanges(ctx: click.Context, limit: int, session: str | None, as_json: bool
 @common
 def exchanges_show(ctx: click.Context, exchange_id: int, as_json: bool) -> None:
     """Print one exchange in full: parameters, messages, reasoning and tool calls."""
-    from recorder.store.queries import get_exchange
-
-    ex = get_exchange(_open(ctx), exchange_id)
+    with _open(ctx) as reader:
+        ex = reader.exchange(exchange_id)
     if ex is None:
         raise click.ClickException(f"no exchange {exchange_id}")
     if as_json:

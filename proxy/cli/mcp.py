@@ -82,9 +82,8 @@ def mcp_servers(ctx: click.Context, as_json: bool) -> None:
 @common
 def mcp_calls(ctx: click.Context, server: str | None, session: str | None, limit: int, as_json: bool) -> None:
     """List recorded MCP tool calls: arguments, a result summary and the latency."""
-    from recorder.store.queries import list_mcp_calls
-
-    calls = list_mcp_calls(_open(ctx), server=server, session=session, limit=limit)
+    with _open(ctx) as reader:
+        calls = reader.mcp_calls(server=server, session=session, limit=limit)
     if as_json:
         for call in calls:
             click.echo(json.dumps(call))

@@ -41,15 +41,15 @@ def demo(ctx: click.Context) -> None:
 
     from proxy.cli.render import console, exchanges_table, show_exchange
     from proxy.fakes import demo as demo_mod
-    from recorder.store.queries import get_exchange, list_exchanges, open_db
+    from recorder.store import open_reader
 
     db = ctx.obj.get("db") or str(Path(tempfile.mkdtemp(prefix="tracemill-demo-")) / "demo.db")
     demo_mod.main(db)
-    conn = open_db(db)
-    rows = list_exchanges(conn, limit=10)
+    with open_reader(db) as reader:
+        rows = reader.exchanges(limit=10)
+        ex = reader.exchange(rows[0]["id"])
     console.print(exchanges_table(list(reversed(rows))))
     console.print()
-    ex = get_exchange(conn, rows[0]["id"])
     assert ex is not None
     show_exchange(ex)
 

@@ -16,7 +16,7 @@ def store() -> None:
 @common
 def store_recover(ctx: click.Context) -> None:
     """Load the spill file (written when SQLite was unavailable) back into the store."""
-    from recorder.store.writer import recover
+    from recorder.store.spill import recover
 
     db = _db(ctx)
     read, inserted = recover(db)

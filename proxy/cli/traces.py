@@ -6,12 +6,15 @@ The CLI is the composition root: it is the one place that reaches `finetune`, la
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from proxy.cli.common import _open, common, main
+
+if TYPE_CHECKING:
+    from recorder.store.reader import TraceReader
 
 
 def parse_since(value: str | None) -> float | None:
@@ -20,12 +23,12 @@ def parse_since(value: str | None) -> float | None:
         return None
     units = {"m": 60, "h": 3600, "d": 86400}
     if value[-1] in units and value[:-1].isdigit():
-        return (datetime.now(timezone.utc) - timedelta(seconds=int(value[:-1]) * units[value[-1]])).timestamp()
+        return (datetime.now(UTC) - timedelta(seconds=int(value[:-1]) * units[value[-1]])).timestamp()
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise click.BadParameter(f"{value!r}: use an ISO date (2026-11-01) or a duration (30m, 12h, 7d)") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 def filter_options(fn: Any, with_model: bool = True) -> Any:
@@ -89,11 +92,8 @@ def traces() -> None:
 @common
 def traces_list(ctx: click.Context, session, model, since, tag, include_excluded, rating, min_rating, search, limit: int, as_json: bool) -> None:  # type: ignore[no-untyped-def]
     """List episodes, newest first: id, start, model, turns, tool calls, tokens, tags, first user message."""
-    from recorder.episodes.select import list_episodes, refresh
-
-    db = _open(ctx)
-    refresh(db)
-    rows = list_episodes(db, make_filters(session, model, since, tag, include_excluded, rating, min_rating, search), limit)
+    with _open(ctx) as reader:
+        rows = reader.episodes(make_filters(session, model, since, tag, include_excluded, rating, min_rating, search), limit=limit)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -115,14 +115,13 @@ def traces_list(ctx: click.Context, session, model, since, tag, include_excluded
     console.print(table if rows else "no episodes yet (record some traffic, or `tracemill import` trace files)")
 
 
-def _episode_id(ctx: click.Context, episode_id: int) -> Any:
-    from recorder.episodes.select import refresh
-
-    db = _open(ctx)
-    refresh(db)
-    if db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone() is None:
+def _episode_id(ctx: click.Context, episode_id: int) -> TraceReader:
+    """The read API, once the episode is known to exist."""
+    reader = _open(ctx)
+    if not reader.has_episode(episode_id):
+        reader.close()
         raise click.ClickException(f"no episode {episode_id} (see `tracemill traces list`)")
-    return db
+    return reader
 
 
 @traces.command("show")
@@ -131,14 +130,11 @@ def _episode_id(ctx: click.Context, episode_id: int) -> Any:
 @common
 def traces_show(ctx: click.Context, episode_id: int, as_json: bool) -> None:
     """Render one episode: roles, dimmed reasoning, pretty tool calls and results, linked MCP calls."""
-    from recorder.episodes import chain as episodes
-    from recorder.episodes import curation, links
-
-    db = _episode_id(ctx, episode_id)
-    episode = episodes.conversation(db, episode_id)
-    assert episode is not None
-    linked = links.links_for(db, episode.exchange_ids)
-    state = curation.state(db, [episode_id]).get(episode_id, curation.Curation())
+    with _episode_id(ctx, episode_id) as reader:
+        episode = reader.episode(episode_id)
+        assert episode is not None
+        linked = reader.links(episode.exchange_ids)
+        state = reader.curation(episode_id)
     if as_json:
         payload = {"episode": episode.__dict__, "links": linked, "tags": sorted(state.tags), "rating": state.rating, "edits": state.edits}
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
@@ -149,10 +145,8 @@ def traces_show(ctx: click.Context, episode_id: int, as_json: bool) -> None:
 
 
 def _curate(ctx: click.Context, episode_id: int, action: str, **args: Any) -> None:
-    from recorder.episodes import curation
-
-    db = _episode_id(ctx, episode_id)
-    curation.record(db, episode_id, action, **args)
+    with _episode_id(ctx, episode_id) as reader:
+        reader.curate(episode_id, action, **args)
     click.echo(f"episode {episode_id}: {action} {' '.join(str(v) for v in args.values())}".rstrip())
 
 
@@ -219,11 +213,9 @@ def traces_strip(ctx: click.Context, episode_id: int) -> None:
 @common
 def traces_undo(ctx: click.Context, episode_id: int) -> None:
     """Undo the latest curation step still in force on an episode."""
-    from recorder.episodes import curation
-
-    db = _episode_id(ctx, episode_id)
-    step = curation.undo(db, episode_id)
-    click.echo(f"episode {episode_id}: undid {step['action']} {step['args']}" if step else f"episode {episode_id}: nothing to undo")
+    with _episode_id(ctx, episode_id) as reader:
+        step = reader.undo(episode_id)
+    click.echo(f"episode {episode_id}: undid {step['action']} {json.dumps(step['args'])}" if step else f"episode {episode_id}: nothing to undo")
 
 
 @traces.command("history")
@@ -231,8 +223,8 @@ def traces_undo(ctx: click.Context, episode_id: int) -> None:
 @common
 def traces_history(ctx: click.Context, episode_id: int) -> None:
     """The curation log of an episode."""
-    from recorder.episodes import curation
-
-    for step in curation.history(_episode_id(ctx, episode_id), episode_id):
+    with _episode_id(ctx, episode_id) as reader:
+        steps = reader.curation_history(episode_id)
+    for step in steps:
         flag = "" if step["in_force"] else " (undone)"
         click.echo(f"#{step['id']} {datetime.fromtimestamp(step['at']).isoformat(timespec='seconds')} {step['action']} {json.dumps(step['args'])}{flag}")

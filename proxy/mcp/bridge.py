@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable
 
 from proxy.mcp.jsonrpc import error_reply, peek
 from proxy.mcp.outbound import Channel, ChannelError
+from recorder import Recorder
 from recorder.events import MCPMessage
-from recorder.store.writer import Store
 
 log = logging.getLogger("tracemill.mcp")
 # Hands a server message to the client; returns the bytes it delivered when it rewrote them.
@@ -27,16 +27,14 @@ class Bridge:
         transport: str,
         connection: str,
         session: str | None,
-        store: Store | None,
+        recorder: Recorder,
         deliver: Deliver,
-        secrets: tuple[str, ...] = (),
     ) -> None:
         self.channel = channel
         self.server, self.transport = server, transport
         self.connection, self.session = connection, session
-        self.store = store
+        self.recorder = recorder
         self.deliver = deliver
-        self.secrets = secrets
         self.pending: dict[str, None] = {}  # ids of client requests not answered yet
         self.done = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
@@ -46,10 +44,7 @@ class Bridge:
         self._pump = asyncio.create_task(self._from_server())
 
     def record(self, direction: str, raw: bytes) -> None:
-        if self.store is not None:
-            self.store.record(
-                MCPMessage(self.server, direction, self.transport, raw, self.session, self.connection, secrets=self.secrets)
-            )
+        self.recorder.record(MCPMessage(self.server, direction, self.transport, raw, self.session, self.connection))
 
     async def from_client(self, raw: bytes, upstream_raw: bytes | None = None) -> None:
         """Record one client message (a queue put, so the answer cannot overtake it), then forward it,

@@ -8,23 +8,22 @@ from proxy.mcp.inbound.http_relay import HttpReverse
 from proxy.mcp.inbound.http_sessions import HttpBridge
 from proxy.mcp.inbound.legacy_sse import SseDownstream
 from proxy.mcp.outbound import Channel, mcp_client, open_channel
-from recorder.store.writer import Store
+from recorder import Recorder
 
 
 class MCPRouter:
-    def __init__(self, config: Config, store: Store | None) -> None:
+    def __init__(self, config: Config, recorder: Recorder) -> None:
         self.config = config
         self.client = mcp_client()
-        secrets = tuple(config.secrets())
         self.http: dict[str, HttpReverse | HttpBridge] = {}
         self.sse: dict[str, SseDownstream] = {}
         for name, server in config.mcp_servers.items():
             factory = self._factory(server)
             if server.kind == "http":
-                self.http[name] = HttpReverse(server, self.client, store, secrets)
+                self.http[name] = HttpReverse(server, self.client, recorder)
             else:
-                self.http[name] = HttpBridge(name, factory, store, secrets)
-            self.sse[name] = SseDownstream(name, factory, store, secrets)
+                self.http[name] = HttpBridge(name, factory, recorder)
+            self.sse[name] = SseDownstream(name, factory, recorder)
 
     def _factory(self, server: MCPServerConfig):  # type: ignore[no-untyped-def]
         def make() -> Channel:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.episodes.normalize import canonical_args, chain
-from recorder.store.writer import transaction
+from recorder.store.sqlite import transaction
 
 REASONING = ("reasoning_content", "reasoning")
 
@@ -66,6 +66,8 @@ def update(db: sqlite3.Connection, batch: int = 500) -> int:
     while True:
         cursor = get_cursor(db, "episodes")
         last = db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0  # first: rows written later wait
+        if last <= cursor:
+            return seen  # nothing new: no write, no lock
         rows = db.execute(
             "SELECT id, started_at, duration_ms, session, model, method, request_json, response_json, "
             "prompt_tokens, completion_tokens FROM exchanges WHERE id > ? AND id <= ? "

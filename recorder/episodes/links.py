@@ -14,7 +14,7 @@ from typing import Any
 
 from recorder.episodes.chain import get_cursor, set_cursor
 from recorder.episodes.normalize import canonical_args
-from recorder.store.writer import transaction
+from recorder.store.sqlite import transaction
 
 GRACE = 2.0  # seconds of clock skew allowed between the LLM answer and the MCP call
 
@@ -32,6 +32,8 @@ def update(db: sqlite3.Connection) -> int:
     """Link every tools/call recorded since the last call; returns how many were looked at."""
     cursor = get_cursor(db, "links")
     last = db.execute("SELECT max(id) FROM mcp_messages").fetchone()[0] or 0  # first: rows written later wait
+    if last <= cursor:
+        return 0  # nothing new: no write, no lock
     calls = db.execute(
         "SELECT id, uid, at, server, session, connection, body FROM mcp_messages "
         "WHERE id > ? AND id <= ? AND kind = 'request' AND method = 'tools/call' AND direction = 'c2s' ORDER BY id",

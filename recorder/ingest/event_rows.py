@@ -13,11 +13,10 @@ from typing import Any
 
 from recorder.dialects.chat_completions import assemble, reasoning_field_of
 from recorder.events import LLMExchange, MCPMessage
+from recorder.ingest import Row
 from recorder.ingest.mcp_rows import Pairing, mcp_rows
 from recorder.ingest.redact import Redactor
 from recorder.sse import parse_all
-
-Row = tuple[str, dict[str, Any]]
 
 
 def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) -> Row:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.events import MCPMessage, new_uid
+from recorder.ingest import Row
 from recorder.ingest.redact import Redactor
 
-Row = tuple[str, dict[str, Any]]
 _BINARY_TYPES = ("image", "audio")
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from recorder.store.writer import write_rows
+from recorder.ingest import Row
 
 
 class ImportError_(ValueError):
@@ -21,17 +21,17 @@ def _timestamp(value: Any, path: Path) -> float:
         return float(value)
     for fmt in ("%Y%m%d_%H%M%S",):
         try:
-            return datetime.strptime(str(value), fmt).replace(tzinfo=timezone.utc).timestamp()
+            return datetime.strptime(str(value), fmt).replace(tzinfo=UTC).timestamp()
         except ValueError:
             pass
     try:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)).timestamp()
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
     except ValueError:
         return path.stat().st_mtime
 
 
-def trace_row(path: Path) -> tuple[str, dict[str, Any]]:
+def trace_row(path: Path) -> Row:
     raw = path.read_bytes()
     try:
         trace = json.loads(raw)
@@ -59,12 +59,12 @@ def trace_row(path: Path) -> tuple[str, dict[str, Any]]:
     }
 
 
-def import_files(db_path: str | Path, paths: list[Path]) -> tuple[int, list[str]]:
-    """Import what can be imported; returns (new exchanges, problems)."""
+def trace_rows(paths: list[Path]) -> tuple[list[Row], list[str]]:
+    """The rows of every file that is a trace, and a line for each one that is not."""
     rows, problems = [], []
     for path in paths:
         try:
             rows.append(trace_row(path))
         except (ImportError_, OSError) as exc:
             problems.append(str(exc))
-    return write_rows(db_path, rows), problems
+    return rows, problems

@@ -89,6 +89,23 @@ def apply(db: sqlite3.Connection) -> list[str]:
     return ran
 
 
+class SchemaError(RuntimeError):
+    """The file was written by a newer tracemill: its schema has migrations this one does not know."""
+
+
+def pending(db: sqlite3.Connection) -> list[str]:
+    """The migrations this file still needs (all of them for a fresh file); raises SchemaError if it is newer."""
+    has_table = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchone()
+    done = {row[0] for row in db.execute("SELECT name FROM _migrations")} if has_table else set()
+    known = [fn.__name__ for fn in MIGRATIONS]
+    if unknown := sorted(done - set(known)):
+        raise SchemaError(
+            f"this store was written by a newer tracemill (schema steps unknown here: {', '.join(unknown)}); "
+            "upgrade tracemill to read it"
+        )
+    return [name for name in known if name not in done]
+
+
 @migration
 def m002_mcp(db: sqlite3.Connection) -> None:
     """One row per JSON-RPC message, responses linked to their requests; tool schemas by hash."""

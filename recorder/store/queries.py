@@ -1,22 +1,10 @@
-"""The read side: small functions over a plain sqlite3 connection, returning dicts.
-
-Readers never write; they open the file read-write only so that migrations run on an old file.
-"""
+"""Exchanges and MCP calls as recorded: the SQL behind `TraceReader`'s plain reads, returning dicts."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 from typing import Any
-
-from recorder.store.writer import connect
-
-
-def open_db(path: str | Path) -> sqlite3.Connection:
-    if not Path(path).exists():
-        raise FileNotFoundError(f"no tracemill database at {path} (record something first, or pass --db)")
-    return connect(path)
 
 
 def _loads(text: str | None) -> Any:

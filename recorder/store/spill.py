@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import json
 import os
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from recorder.ingest.event_rows import Row
+from recorder.ingest import Row
+from recorder.store import open_sink
 
 
 def spill_path(db_path: str | os.PathLike[str]) -> Path:
@@ -45,3 +47,21 @@ def read(path: Path) -> Iterator[Row]:
             if line.strip():
                 item = json.loads(line)
                 yield item["table"], {k: _decode(v) for k, v in item["row"].items()}
+
+
+def recover(location: str | os.PathLike[str]) -> tuple[int, int]:
+    """Load a store's spill file back into it; returns (rows read, rows inserted).
+
+    Idempotent: uids decide what is already there, and the file is renamed afterwards.
+    """
+    path = spill_path(location)
+    if not path.exists():
+        return 0, 0
+    rows = list(read(path))
+    sink = open_sink(location)
+    try:
+        inserted = sink.write(rows)
+    finally:
+        sink.close()
+    path.rename(path.with_name(path.name + f".recovered-{int(time.time())}"))
+    return len(rows), inserted

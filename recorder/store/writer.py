@@ -1,39 +1,37 @@
-"""The store: one SQLite file in WAL mode, written by a single async writer task.
+"""The writer: relays hand `Store.record(event)` their events; one task turns them into rows and
+hands them, in batches, to a `RowSink` (one transaction every few milliseconds or every N events).
 
-Relays call `Store.record(event)`, which never blocks and never raises. The writer drains the
-bounded queue in batches (one transaction every few milliseconds or every N events). When the
-queue overflows or SQLite fails, rows go to the spill file and a warning is logged; nothing is
-dropped silently. `tracemill store recover` loads the spill file back.
+`record` never blocks and never raises. When the queue overflows or the sink fails, rows go to the
+spill file and a warning is logged; nothing is dropped silently. `tracemill store recover` loads
+the spill file back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import aiosqlite
-
-from recorder.ingest.event_rows import Row, build
+from recorder.ingest import Row
+from recorder.ingest.event_rows import build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
-from recorder.store import migrations, spill
+from recorder.recording import Event
+from recorder.store import open_sink, spill
+from recorder.store.sink import RowSink
 
 log = logging.getLogger("tracemill.store")
-BUSY_TIMEOUT_MS = 10_000
 _STOP = object()
 
 
 @dataclass
-class StoreConfig:
+class WriterConfig:
+    """Where the writer writes and how it batches (the user-facing [store] table is proxy's StoreConfig)."""
+
     path: str = "tracemill.db"
     keep_raw: bool = False
     queue_size: int = 10_000
@@ -42,80 +40,76 @@ class StoreConfig:
 
 
 @dataclass
-class StoreStats:
+class WriterStats:
     written: int = 0
     spilled: int = 0
     failures: int = 0
     last_error: str | None = None
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """A plain connection with tracemill's pragmas; creates and migrates the file as needed."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    migrations.apply(db)
-    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    db.row_factory = sqlite3.Row
-    return db
+class _StoreSection(Protocol):
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def keep_raw(self) -> bool: ...
 
 
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: a crash never leaves half a batch."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
+class _RedactSection(Protocol):
+    @property
+    def patterns(self) -> list[str]: ...
 
 
-def write_rows(db_path: str | Path, rows: list[Row]) -> int:
-    """Insert rows into the file in one transaction, from outside the writer (CLI commands)."""
-    db = connect(db_path)
-    try:
-        with transaction(db):
-            return insert_rows(db, rows)
-    finally:
-        db.close()
+class AppConfig(Protocol):
+    """What `Store.from_config` reads from the proxy's config (recorder never imports proxy)."""
 
+    @property
+    def store(self) -> _StoreSection: ...
 
-def insert_rows(db: sqlite3.Connection, rows: Iterable[Row]) -> int:
-    """Insert rows grouped by table and columns; re-inserting a uid is a no-op."""
-    return sum(db.executemany(_insert_sql(t, c), v).rowcount for (t, c), v in _grouped(list(rows)).items())
+    @property
+    def redact(self) -> _RedactSection: ...
+
+    def secrets(self) -> list[str]: ...
 
 
 class Store:
-    def __init__(self, config: StoreConfig | None = None, redactor: Redactor | None = None) -> None:
-        self.config = config or StoreConfig()
+    """The `Recorder` that writes: a bounded queue, one writer task, a sink, and the spill file."""
+
+    def __init__(self, config: WriterConfig | None = None, redactor: Redactor | None = None) -> None:
+        self.config = config or WriterConfig()
         self.redactor = redactor or Redactor()
-        self.stats = StoreStats()
+        self.stats = WriterStats()
         self.spill_file = spill.spill_path(self.config.path)
         self._queue: asyncio.Queue[Any] = asyncio.Queue(self.config.queue_size)
-        self._db: aiosqlite.Connection | None = None
+        self._sink: RowSink | None = None
+        # One thread owns the sink: a batch is built and written there, off the event loop.
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="tracemill-writer")
         self._task: asyncio.Task[None] | None = None
         self._last_warning = 0.0
         self._overflow: list[Any] = []  # events the full queue refused, spilled by one job at a time
         self._overflow_job: asyncio.Future[None] | None = None
         self._spill_lock = threading.Lock()
         self._pairing = Pairing()
+        self._busy = False
+
+    @classmethod
+    def from_config(cls, config: AppConfig) -> Store:
+        """The one way the proxy builds its store: path, keep_raw, and every configured secret."""
+        return cls(
+            WriterConfig(path=config.store.path, keep_raw=config.store.keep_raw),
+            Redactor(config.secrets(), config.redact.patterns),
+        )
 
     async def start(self) -> None:
-        """Open (create, migrate) the file. If that fails, keep going: records go to the spill file."""
+        """Open (create, migrate) the store. If that fails, keep going: records go to the spill file."""
         try:
-            connect(self.config.path).close()  # create and migrate once, synchronously
-            self._db = await aiosqlite.connect(self.config.path, isolation_level=None)
-            await self._db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await self._db.execute("PRAGMA synchronous=NORMAL")
-        except (sqlite3.Error, OSError) as exc:
-            self._db = None
+            self._sink = await asyncio.get_running_loop().run_in_executor(self._thread, open_sink, self.config.path)
+        except Exception as exc:
+            self._sink = None
             self._warn(f"cannot open the store {self.config.path} ({exc})")
         self._task = asyncio.create_task(self._run(), name="tracemill-writer")
 
-    def record(self, event: Any) -> None:
+    def record(self, event: Event) -> None:
         """Hand an event to the writer. Never blocks the caller and never raises."""
         try:
             self._queue.put_nowait(event)
@@ -137,15 +131,17 @@ class Store:
             self._task = None
         if self._overflow_job is not None:
             await self._overflow_job
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        if self._sink is not None:
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._sink.close)
+            self._sink = None
+        self._thread.shutdown(wait=False)
 
     @property
     def healthy(self) -> bool:
         return self.stats.last_error is None
 
-    _busy = False
+    def health(self) -> dict[str, Any]:
+        return {"path": self.config.path, "healthy": self.healthy, "last_error": self.stats.last_error}
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -154,53 +150,53 @@ class Store:
             if first is _STOP:
                 return
             self._busy = True
-            batch, stop = [first], False
-            deadline = loop.time() + self.config.batch_interval
-            while len(batch) < self.config.batch_max:
-                try:
-                    item = self._queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = await asyncio.wait_for(self._queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                if item is _STOP:
-                    stop = True
-                    break
-                batch.append(item)
-            await self._write(batch)
+            batch, stop = await self._gather(first)
+            await loop.run_in_executor(self._thread, self._write, batch)
             self._busy = False
             if stop:
                 return
 
-    async def _write(self, batch: list[Any]) -> None:
-        rows = await asyncio.to_thread(self._build, batch)
-        try:
-            if self._db is None:
-                raise sqlite3.OperationalError("the store is not open")
-            await self._db.execute("BEGIN IMMEDIATE")
+    async def _gather(self, first: Any) -> tuple[list[Any], bool]:
+        """A batch: whatever else arrives within batch_interval, up to batch_max. True when told to stop."""
+        loop = asyncio.get_running_loop()
+        batch = [first]
+        deadline = loop.time() + self.config.batch_interval
+        while len(batch) < self.config.batch_max:
             try:
-                for (table, cols), values in _grouped(rows).items():
-                    await self._db.executemany(_insert_sql(table, cols), values)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
+                item = self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                try:
+                    item = await asyncio.wait_for(self._queue.get(), remaining)
+                except TimeoutError:
+                    break
+            if item is _STOP:
+                return batch, True
+            batch.append(item)
+        return batch, False
+
+    def _write(self, batch: list[Any]) -> None:
+        """In the writer thread: rows from events, into the sink, or into the spill file."""
+        rows = self._build(batch)
+        try:
+            if self._sink is None:
+                raise RuntimeError("the store is not open")
+            self._sink.write(rows)
         except Exception as exc:
             self.stats.failures += 1
             self._warn(f"SQLite write failed ({exc})")
-            await asyncio.to_thread(self._spill_rows, rows)
+            self._spill_rows(rows)
             return
         if self.stats.last_error is not None:
             log.warning("recording recovered: writing to %s again", self.config.path)
             self.stats.last_error = None
         self.stats.written += len(rows)
-        for table, row in rows:
-            if table == "exchanges":
-                _log_exchange(row)
+        if log.isEnabledFor(logging.INFO):
+            for table, row in rows:
+                if table == "exchanges":
+                    _log_exchange(row)
 
     def _build(self, batch: list[Any]) -> list[Row]:
         rows: list[Row] = []
@@ -236,20 +232,7 @@ class Store:
             )
 
 
-def _grouped(rows: list[Row]) -> dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]]:
-    groups: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = defaultdict(list)
-    for table, row in rows:
-        groups[(table, tuple(row))].append(tuple(row.values()))
-    return groups
-
-
-def _insert_sql(table: str, cols: tuple[str, ...]) -> str:
-    return f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
-
-
 def _log_exchange(row: dict[str, Any]) -> None:
-    if not log.isEnabledFor(logging.INFO):
-        return
     tokens = row.get("completion_tokens")
     log.info(
         "%s %s %s %s %.0fms%s%s%s",
@@ -262,14 +245,3 @@ def _log_exchange(row: dict[str, Any]) -> None:
         f" {tokens} tokens" if tokens else "",
         f" error: {row['error'][:120]}" if row["error"] else "",
     )
-
-
-def recover(db_path: str | Path) -> tuple[int, int]:
-    """Load the spill file into the database; returns (rows read, rows inserted). Idempotent."""
-    path = spill.spill_path(db_path)
-    if not path.exists():
-        return 0, 0
-    rows = list(spill.read(path))
-    inserted = write_rows(db_path, rows)
-    path.rename(path.with_name(path.name + f".recovered-{int(time.time())}"))
-    return len(rows), inserted

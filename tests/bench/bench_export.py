@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from recorder.store.writer import connect, insert_rows
+from recorder.store.sqlite import connect, insert_rows
 
 TOOLS = [{"type": "function", "function": {"name": f"tool_{k}", "parameters": {"type": "object", "properties": {f"p{k}": {"type": "string"}}}}} for k in range(8)]
 

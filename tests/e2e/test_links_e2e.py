@@ -14,7 +14,7 @@ from proxy.server import running
 from recorder.episodes import chain as episodes
 from recorder.episodes import links
 from recorder.episodes.select import refresh
-from recorder.store.queries import open_db
+from recorder.store.sqlite import open_existing as open_db
 from tests.support.mcp_harness import ROOT
 from tests.support.serving import start_serve
 

@@ -62,7 +62,7 @@ async def test_everything_over_stdio_through_wrap_and_mcp_route(tmp_path):
     assert await walk(wrapped) == direct
     async with mcp_proxy(db, everything_stdio()) as (proxy, app):
         assert await walk(f"{proxy}/mcp/everything") == direct
-        await app.store.flush()
+        await app.recorder.flush()
     conn = sqlite3.connect(db)
     for transport in ("stdio", "http"):
         kinds = dict(conn.execute("SELECT kind, count(*) FROM mcp_messages WHERE transport = ? GROUP BY kind", (transport,)).fetchall())
@@ -76,7 +76,7 @@ async def test_everything_over_streamable_http_upstream(tmp_path, everything_htt
     direct = await walk(everything_http)
     async with mcp_proxy(db, MCPServerConfig(name="everything", url=everything_http)) as (proxy, app):
         assert await walk(f"{proxy}/mcp/everything") == direct
-        await app.store.flush()
+        await app.recorder.flush()
     conn = sqlite3.connect(db)
     calls = conn.execute("SELECT tool, latency_ms FROM mcp_calls WHERE server = 'everything' AND response IS NOT NULL").fetchall()
     assert {"echo", "get-sum", "trigger-long-running-operation", "trigger-sampling-request"} <= {c[0] for c in calls}

@@ -28,7 +28,7 @@ def test_parse_generation_reads_reasoning_calls_and_broken_syntax():
     assert metrics["tool_name_accuracy"] == 0.5 and metrics["text_answer_rate"] == 1.0 and metrics["tool_call_syntax_valid"] == 0.5
 
 
-async def test_eval_against_an_endpoint_through_the_proxy(recorded, tmp_path):  # noqa: F811
+async def test_eval_against_an_endpoint_through_the_proxy(recorded, tmp_path):
     data = tmp_path / "d.jsonl"
     assert tm("export", str(data), "--db", str(recorded)).returncode == 0
     db = tmp_path / "eval-traffic.db"
@@ -37,7 +37,7 @@ async def test_eval_against_an_endpoint_through_the_proxy(recorded, tmp_path):  
 
         out = tmp_path / "m.json"
         result = await asyncio.to_thread(tm, "eval", "--data", str(data), "--model", "Qwen/Qwen3-30B-A3B", "--endpoint", proxy + "/v1", "--out", str(out))
-        await app.store.flush()
+        await app.recorder.flush()
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads(out.read_text())
     # The recordings asked for two parallel calls (x-script-parallel: 2); replayed without that

@@ -98,7 +98,7 @@ async def test_two_concurrent_sessions_do_not_see_each_others_messages(tmp_path)
                 return echo.content[0].text, progress
 
         (a, pa), (b, pb) = await asyncio.gather(one("alpha"), one("beta"))
-        await app.store.flush()
+        await app.recorder.flush()
     assert (a, b) == ("Echo: alpha", "Echo: beta")
     assert pa == pb == [1.0, 2.0, 3.0, 4.0]
     connections = {r["connection"] for r in rows(db, "SELECT connection FROM mcp_messages")}
@@ -179,13 +179,12 @@ async def test_unknown_fields_meta_and_odd_ids_survive_byte_for_byte(tmp_path):
 @pytest.mark.parametrize("way", ["http", "sse"])
 async def test_a_stdio_server_that_cannot_start_is_a_clear_error(tmp_path, way):
     broken = MCPServerConfig(name="broken", command="definitely-not-a-command-xyz")
-    async with mcp_proxy(tmp_path / "m.db", broken) as (proxy, _):
-        async with httpx2.AsyncClient() as client:
-            if way == "http":
-                body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
-                response = await client.post(proxy + "/mcp/broken", json=body)
-            else:
-                response = await client.get(proxy + "/mcp/broken/sse")
+    async with mcp_proxy(tmp_path / "m.db", broken) as (proxy, _), httpx2.AsyncClient() as client:
+        if way == "http":
+            body = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}}
+            response = await client.post(proxy + "/mcp/broken", json=body)
+        else:
+            response = await client.get(proxy + "/mcp/broken/sse")
     assert response.status_code == 502 and "definitely-not-a-command-xyz" in response.text
 
 

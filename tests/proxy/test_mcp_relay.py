@@ -84,7 +84,7 @@ async def test_every_way_in_equals_a_direct_connection(tmp_path, upstream, mode)
             assert await walk(f"{proxy}/s/run-7/mcp/py", mode) == baseline
             if mode == "legacy":
                 assert await walk(sse_client(f"{proxy}/mcp/py/sse"), mode) == baseline
-            await app.store.flush()
+            await app.recorder.flush()
         assert await walk(wrapped, mode) == baseline
     finally:
         if ctx is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from recorder.episodes import chain as episodes
-from recorder.store.queries import open_db
+from recorder.store.sqlite import open_existing as open_db
 from tests.support.episode_data import add_exchange, assistant
 
 SYS = {"role": "system", "content": "You are helpful."}

@@ -9,8 +9,8 @@ from recorder.events import MCPMessage
 from recorder.ingest.event_rows import build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
-from recorder.store.queries import open_db
-from recorder.store.writer import connect, insert_rows
+from recorder.store.sqlite import connect, insert_rows
+from recorder.store.sqlite import open_existing as open_db
 from tests.support.episode_data import add_exchange, assistant
 
 U = {"role": "user", "content": "go"}

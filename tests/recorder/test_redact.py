@@ -24,7 +24,7 @@ async def test_api_key_in_header_and_body_is_never_stored(scripted, db_path):
                 response = await client.post(proxy + path, json=body, headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "Cookie": "session=abcdefghijk"})
                 assert response.status_code in (200, 404, 405)
         got = await wait_rows(db_path, 2)
-        await app.store.flush()
+        await app.recorder.flush()
     assert KEY.encode() not in disk_bytes(db_path)
     assert b"abcdefghijk" not in disk_bytes(db_path)
     assert "[REDACTED]" in got[0]["request_json"]
@@ -62,7 +62,7 @@ async def test_configured_patterns_are_masked_and_keep_raw_keeps_masked_stream_b
         async with httpx2.AsyncClient() as client:
             await client.post(proxy + "/v1/chat/completions", json=body)
         (row,) = await wait_rows(db_path, 1)
-        await app.store.flush()
+        await app.recorder.flush()
     assert "ghp_abcdefABCDEF" not in row["request_json"] and "token [REDACTED] here" in row["request_json"]
     assert row["response_raw"].startswith(b"data: {") and b"[DONE]" in row["response_raw"]
     assert b"ghp_abcdefABCDEF" not in disk_bytes(db_path)

@@ -8,7 +8,9 @@ import sqlite3
 
 from recorder.events import LLMExchange
 from recorder.store import migrations
-from recorder.store.writer import Store, StoreConfig, connect, recover
+from recorder.store.spill import recover
+from recorder.store.sqlite import connect
+from recorder.store.writer import Store, WriterConfig
 
 
 def exchange(i: int) -> LLMExchange:
@@ -39,7 +41,7 @@ def test_migrations_run_once_and_upgrade_an_older_file(tmp_path):
 
 
 async def test_events_are_written_in_batches(db_path):
-    store = Store(StoreConfig(path=str(db_path)))
+    store = Store(WriterConfig(path=str(db_path)))
     await store.start()
     for i in range(600):
         store.record(exchange(i))
@@ -49,7 +51,7 @@ async def test_events_are_written_in_batches(db_path):
 
 
 async def test_sqlite_failure_spills_and_recover_loads_back(db_path, caplog):
-    store = Store(StoreConfig(path=str(db_path)))
+    store = Store(WriterConfig(path=str(db_path)))
     await store.start()
     conn = sqlite3.connect(db_path, isolation_level=None)
     conn.execute("CREATE TRIGGER full BEFORE INSERT ON exchanges BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
@@ -70,7 +72,7 @@ async def test_sqlite_failure_spills_and_recover_loads_back(db_path, caplog):
 
 
 async def test_queue_overflow_spills_rather_than_blocking(db_path, caplog):
-    store = Store(StoreConfig(path=str(db_path), queue_size=2))
+    store = Store(WriterConfig(path=str(db_path), queue_size=2))
     await store.start()
     with caplog.at_level(logging.WARNING, "tracemill.store"):
         for i in range(50):
@@ -84,7 +86,7 @@ async def test_queue_overflow_spills_rather_than_blocking(db_path, caplog):
 
 
 async def test_two_processes_worth_of_writers_share_one_file(db_path):
-    stores = [Store(StoreConfig(path=str(db_path))) for _ in range(3)]
+    stores = [Store(WriterConfig(path=str(db_path))) for _ in range(3)]
     for s in stores:
         await s.start()
     for i in range(300):
@@ -98,7 +100,7 @@ async def test_two_processes_worth_of_writers_share_one_file(db_path):
 async def test_a_store_that_cannot_open_keeps_serving_into_the_spill_file(tmp_path, caplog):
     folder = tmp_path / "trace.db"
     folder.mkdir()  # a folder where the database file should be: SQLite cannot open it
-    store = Store(StoreConfig(path=str(folder)))
+    store = Store(WriterConfig(path=str(folder)))
     with caplog.at_level(logging.WARNING, "tracemill.store"):
         await store.start()
         store.record(exchange(1))

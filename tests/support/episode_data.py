@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recorder.store.writer import connect, insert_rows
+from recorder.store.sqlite import connect, insert_rows
 
 _uids = itertools.count(1)
 

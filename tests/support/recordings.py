@@ -16,5 +16,5 @@ async def recorded(tmp_path):
     async with running(ScriptedUpstream()) as upstream, proxy_for(upstream, db) as (proxy, app):
         for run in range(4):
             await conversation(f"{proxy}/s/run-{run}/v1", say=lambda *_: None)
-        await app.store.flush()
+        await app.recorder.flush()
     return db

@@ -24,9 +24,9 @@ from proxy.asgi import (
     upstream_headers,
 )
 from proxy.config import MCPServerConfig
+from recorder import Recorder
 from recorder.events import MCPMessage
 from recorder.sse import SSEParser
-from recorder.store.writer import Store
 
 _AUTH = frozenset({b"authorization", b"cookie"})
 
@@ -38,18 +38,17 @@ def jsonrpc_http_error(message: str) -> dict[str, object]:
 class HttpReverse:
     """Relay to a streamable HTTP upstream, recording the JSON-RPC messages on both sides."""
 
-    def __init__(self, server: MCPServerConfig, client: httpx2.AsyncClient, store: Store | None, secrets: tuple[str, ...]) -> None:
+    def __init__(self, server: MCPServerConfig, client: httpx2.AsyncClient, recorder: Recorder) -> None:
         self.server = server
         self.client = client
-        self.store = store
-        self.secrets = secrets
+        self.recorder = recorder
         drop = NOT_UPSTREAM if server.pass_auth else NOT_UPSTREAM | _AUTH
         self.drop = frozenset(drop | {k.lower().encode() for k in server.headers})
         self.extra = [(k.lower().encode(), v.encode()) for k, v in server.headers.items()]
 
     def _record(self, direction: str, raw: bytes, session: str | None, connection: str | None) -> None:
-        if self.store is not None and raw.strip():
-            self.store.record(MCPMessage(self.server.name, direction, "http", raw, session, connection, secrets=self.secrets))
+        if raw.strip():
+            self.recorder.record(MCPMessage(self.server.name, direction, "http", raw, session, connection))
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, session: str | None) -> None:
         body = await read_body(receive)

@@ -26,7 +26,7 @@ from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.http_relay import END, SseStream, pump, start_sse
 from proxy.mcp.jsonrpc import id_text, peek
 from proxy.mcp.outbound import Channel, ChannelError
-from recorder.store.writer import Store
+from recorder import Recorder
 
 
 class HttpSession:
@@ -88,11 +88,10 @@ class HttpBridge:
 
     idle_timeout = 3600.0
 
-    def __init__(self, name: str, make_channel: Callable[[], Channel], store: Store | None, secrets: tuple[str, ...]) -> None:
+    def __init__(self, name: str, make_channel: Callable[[], Channel], recorder: Recorder) -> None:
         self.name = name
         self.make_channel = make_channel
-        self.store = store
-        self.secrets = secrets
+        self.recorder = recorder
         self.sessions: dict[str, HttpSession] = {}
         self._stateless: dict[str | None, HttpSession] = {}  # one shared connection per session key
         self._lock = asyncio.Lock()
@@ -101,7 +100,7 @@ class HttpBridge:
         session = HttpSession(sid, stateless)
         session.bridge = Bridge(
             self.make_channel(), server=self.name, transport="http", connection=sid,
-            session=key or sid, store=self.store, deliver=session.route, secrets=self.secrets,
+            session=key or sid, recorder=self.recorder, deliver=session.route,
         )
         await session.bridge.start()
         return session

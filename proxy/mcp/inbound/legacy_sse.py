@@ -13,17 +13,16 @@ from proxy.asgi import Receive, Scope, Send, read_body, send_json
 from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.http_relay import END, SseStream, pump, sse_event, start_sse
 from proxy.mcp.outbound import Channel, ChannelError
-from recorder.store.writer import Store
+from recorder import Recorder
 
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and '/', left as they are
 
 
 class SseDownstream:
-    def __init__(self, name: str, make_channel: Callable[[], Channel], store: Store | None, secrets: tuple[str, ...]) -> None:
+    def __init__(self, name: str, make_channel: Callable[[], Channel], recorder: Recorder) -> None:
         self.name = name
         self.make_channel = make_channel
-        self.store = store
-        self.secrets = secrets
+        self.recorder = recorder
         self.sessions: dict[str, Bridge] = {}
 
     async def open(self, scope: Scope, receive: Receive, send: Send, prefix: str, key: str | None) -> None:
@@ -35,7 +34,7 @@ class SseDownstream:
 
         bridge = Bridge(
             self.make_channel(), server=self.name, transport="sse", connection=sid,
-            session=key or sid, store=self.store, deliver=deliver, secrets=self.secrets,
+            session=key or sid, recorder=self.recorder, deliver=deliver,
         )
         try:
             await bridge.start()

@@ -17,8 +17,7 @@ from proxy.config import Config, MCPServerConfig
 from proxy.mcp.bridge import Bridge
 from proxy.mcp.outbound import ChannelError, mcp_client, open_channel, split_lines
 from proxy.mcp.outbound.stdio import StdioChannel
-from recorder.ingest.redact import Redactor
-from recorder.store.writer import Store, StoreConfig
+from recorder import Store
 
 
 async def _stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -34,7 +33,7 @@ async def _stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
 
 async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> int:
     connection = f"wrap-{os.getpid()}"
-    store = Store(StoreConfig(path=config.store.path), Redactor(config.secrets(), config.redact.patterns))
+    store = Store.from_config(config)  # keep_raw and redaction as `serve` has them
     await store.start()
     client = None if server.command else mcp_client()
     channel = open_channel(server, client)
@@ -49,7 +48,7 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
 
     bridge = Bridge(
         channel, server=server.name, transport="stdio", connection=connection,
-        session=session or connection, store=store, deliver=deliver,
+        session=session or connection, recorder=store, deliver=deliver,
     )
     try:
         await bridge.start()

@@ -1,0 +1,123 @@
+"""The read API: one class over a store, for the CLI, `finetune` and the viewer.
+
+Like simonw/llm's LogStore, it owns everything a reader needs: bringing the derived tables
+(episodes, links) up to date, selecting exchanges, MCP calls, episodes and links, and the
+curation log, whose appends are its only writes besides the derived tables. Nothing outside
+`recorder/store` writes SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from recorder.episodes import chain, curation, links, select
+from recorder.episodes.chain import Episode
+from recorder.episodes.curation import Curation
+from recorder.episodes.select import Filters
+from recorder.store import queries
+from recorder.store.sqlite import open_existing
+
+
+class TraceReader:
+    """Reads one store. Open with `TraceReader.open(location)` (or `recorder.open_reader`); close when done."""
+
+    def __init__(self, db: sqlite3.Connection, location: str) -> None:
+        self.location = location
+        self._db = db
+
+    @classmethod
+    def open(cls, location: str | Path) -> TraceReader:
+        """An existing store; FileNotFoundError when there is none, SchemaError when it is newer than this code."""
+        return cls(open_existing(location), str(location))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> TraceReader:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # Derived tables
+
+    def refresh(self) -> None:
+        """Chain new exchanges into episodes and link new MCP calls (incremental; cheap when nothing is new)."""
+        select.refresh(self._db)
+
+    # Exchanges and MCP calls, as recorded
+
+    def exchanges(self, *, limit: int = 50, session: str | None = None) -> list[dict[str, Any]]:
+        """One-line summaries, newest first."""
+        return queries.list_exchanges(self._db, limit, session)
+
+    def exchange(self, exchange_id: int) -> dict[str, Any] | None:
+        """One exchange in full, JSON columns parsed."""
+        return queries.get_exchange(self._db, exchange_id)
+
+    def mcp_calls(
+        self, *, server: str | None = None, session: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """MCP tools/call requests with their answers, newest first."""
+        return queries.list_mcp_calls(self._db, server=server, session=session, limit=limit)
+
+    # Episodes (each call refreshes first)
+
+    def episodes(
+        self, filters: Filters | None = None, *, limit: int = 50, before: tuple[float, int] | None = None
+    ) -> list[dict[str, Any]]:
+        """Episode summaries, newest first, with their curation (tags, exclusion, rating, edits).
+
+        `before` is the (started_at, id) of the last row of the previous page: keyset paging.
+        """
+        self.refresh()
+        return select.list_episodes(self._db, filters or Filters(), limit, before)
+
+    def iter_episodes(self, filters: Filters | None = None) -> Iterator[tuple[Episode, Curation]]:
+        """Every matching episode in full, oldest first, one at a time: memory stays flat."""
+        self.refresh()
+        return select.iter_episodes(self._db, filters or Filters())
+
+    def count_episodes(self, filters: Filters | None = None) -> int:
+        self.refresh()
+        return select.count(self._db, filters or Filters())
+
+    def has_episode(self, episode_id: int) -> bool:
+        self.refresh()
+        return self._db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone() is not None
+
+    def episode(self, episode_id: int) -> Episode | None:
+        """One episode: the last request's messages plus its answer, each assistant turn with its reasoning."""
+        self.refresh()
+        return chain.conversation(self._db, episode_id)
+
+    def links(self, exchange_ids: list[int]) -> dict[str, dict[str, Any]]:
+        """tool_call_id -> the MCP call linked to it: server, latency, result, how it was matched."""
+        return links.links_for(self._db, exchange_ids)
+
+    # Curation: an append-only log per episode
+
+    def curation(self, episode_id: int) -> Curation:
+        """The episode's state after replaying its log."""
+        return curation.state(self._db, [episode_id]).get(episode_id, Curation())
+
+    def curation_history(self, episode_id: int) -> list[dict[str, Any]]:
+        """Every step, oldest first, with whether it is still in force."""
+        return curation.history(self._db, episode_id)
+
+    def curate(self, episode_id: int, action: str, **args: Any) -> int:
+        """Append a step (tag, untag, exclude, include, drop_turns, strip_system, ...); returns its id.
+
+        Raises LookupError for an unknown episode and ValueError for an unknown action.
+        """
+        return curation.record(self._db, episode_id, action, **args)
+
+    def undo(self, episode_id: int) -> dict[str, Any] | None:
+        """Cancel the latest step still in force; returns it, or None when there is nothing to undo."""
+        step = curation.undo(self._db, episode_id)
+        return None if step is None else {**dict(step), "args": json.loads(step["args"])}
