@@ -7,7 +7,7 @@ backend for it, so a new backend is one module here plus one branch in each.
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -16,21 +16,21 @@ if TYPE_CHECKING:
     from recorder.store.sink import RowSink
 
 
-def open_sink(location: str | Path) -> RowSink:
+def open_sink(location: str | os.PathLike[str]) -> RowSink:
     """A sink that writes to the store at `location`, created and migrated as needed."""
     from recorder.store.sqlite import SQLiteSink
 
     return SQLiteSink(location)
 
 
-def open_reader(location: str | Path) -> TraceReader:
+def open_reader(location: str | os.PathLike[str]) -> TraceReader:
     """The read API over an existing store; raises FileNotFoundError or SchemaError with a clear message."""
     from recorder.store.reader import TraceReader
 
     return TraceReader.open(location)
 
 
-def write_rows(location: str | Path, rows: list[Row]) -> int:
+def write_rows(location: str | os.PathLike[str], rows: list[Row]) -> int:
     """Insert rows in one transaction from outside the writer (imports); returns how many were new."""
     sink = open_sink(location)
     try:

@@ -14,7 +14,7 @@ def _loads(text: str | None) -> Any:
 def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
     """The one-line view of an exchange: what `tracemill exchanges` lists."""
     response = _loads(row["response_json"]) if row["response_json"] else None
-    message = {}
+    message: dict[str, Any] = {}
     if isinstance(response, dict) and response.get("choices"):
         message = response["choices"][0].get("message") or {}
     calls = message.get("tool_calls") or []
@@ -77,7 +77,8 @@ def result_summary(response: dict[str, Any] | None) -> str | None:
             parts.append(item.get("text", ""))
         else:
             size = (item.get("_tracemill") or {}).get("bytes")
-            parts.append(f"[{item.get('type')}{' ' + item['mimeType'] if item.get('mimeType') else ''}{f' {size} bytes' if size else ''}]")
+            mime = f" {item['mimeType']}" if item.get("mimeType") else ""
+            parts.append(f"[{item.get('type')}{mime}{f' {size} bytes' if size else ''}]")
     if not parts and result.get("structuredContent") is not None:
         parts.append(json.dumps(result["structuredContent"]))
     return " ".join(parts).replace("\n", " ")[:300]

@@ -9,9 +9,9 @@ curation log, whose appends are its only writes besides the derived tables. Noth
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -31,7 +31,7 @@ class TraceReader:
         self._db = db
 
     @classmethod
-    def open(cls, location: str | Path) -> TraceReader:
+    def open(cls, location: str | os.PathLike[str]) -> TraceReader:
         """An existing store; FileNotFoundError when there is none, SchemaError when it is newer than this code."""
         return cls(open_existing(location), str(location))
 

@@ -28,10 +28,7 @@ def _decode(value: Any) -> Any:
 
 def append(path: Path, rows: Iterable[Row]) -> int:
     """Append rows durably; returns how many were written."""
-    lines = [
-        json.dumps({"table": table, "row": {k: _encode(v) for k, v in row.items()}}) + "\n"
-        for table, row in rows
-    ]
+    lines = [json.dumps({"table": table, "row": {k: _encode(v) for k, v in row.items()}}) + "\n" for table, row in rows]
     if not lines:
         return 0
     with open(path, "a", encoding="utf-8") as f:

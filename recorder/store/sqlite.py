@@ -7,6 +7,7 @@ driver; everything else writes through a `RowSink` and reads through `TraceReade
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
@@ -20,7 +21,9 @@ from recorder.store import migrations
 BUSY_TIMEOUT_MS = 10_000  # several processes may write one file; a writer waits this long for the lock
 
 
-def connect(path: str | Path, *, migrate: bool = True, check_same_thread: bool = True) -> sqlite3.Connection:
+def connect(
+    path: str | os.PathLike[str], *, migrate: bool = True, check_same_thread: bool = True
+) -> sqlite3.Connection:
     """A connection with tracemill's pragmas; with `migrate`, creates the file and brings its schema up to date."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(
@@ -35,7 +38,7 @@ def connect(path: str | Path, *, migrate: bool = True, check_same_thread: bool =
     return db
 
 
-def open_existing(path: str | Path) -> sqlite3.Connection:
+def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """A connection to a store that must already exist, for reading and curating.
 
     The schema is checked, not blindly migrated: a file from an older tracemill is upgraded once
@@ -80,7 +83,7 @@ def insert_rows(db: sqlite3.Connection, rows: Iterable[Row]) -> int:
 class SQLiteSink:
     """The `RowSink` for one SQLite file: created and migrated on open, one transaction per batch."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.location = str(path)
         # The writer hands batches to a worker thread, one at a time: the connection is never shared.
         self._db = connect(path, check_same_thread=False)
