@@ -5,11 +5,13 @@ Adding a dialect: one new module exposing `DIALECT` (see `base.Dialect`) and one
 
 from __future__ import annotations
 
-from recorder.dialects import chat_completions
+from recorder.dialects import anthropic_messages, chat_completions, responses
 from recorder.dialects.base import Dialect
 
 DIALECTS: tuple[Dialect, ...] = (
     chat_completions.DIALECT,
+    responses.DIALECT,
+    anthropic_messages.DIALECT,
 )
 
 

@@ -119,3 +119,12 @@ def path_is(method: str, path: str, suffix: str) -> bool:
 
 def as_int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: wire data is read defensively."""
+    return value if isinstance(value, dict) else {}
+
+
+def string(value: Any) -> str:
+    return value if isinstance(value, str) else ""

@@ -24,6 +24,7 @@ from recorder.dialects.base import (
     Lookup,
     Reassembled,
     as_int,
+    obj,
     path_is,
 )
 from recorder.sse import SSEEvent
@@ -100,8 +101,8 @@ class _ChoiceBuilder:
     def build(self) -> dict[str, Any]:
         message: dict[str, Any] = {"role": self.role or "assistant"}
         text = "".join(self.content)
-        # An empty-but-present content stays "" only when nothing else answered.
-        message["content"] = text if text or (self.saw_content and not self.tool_calls) else None
+        # An empty-but-present content stays "" only when nothing else answered (vLLM: `content or None`).
+        message["content"] = text if text or (self.saw_content and not self.tool_calls and not self.reasoning) else None
         if self.refusal:
             message["refusal"] = "".join(self.refusal)
         for name, parts in self.reasoning.items():
@@ -211,7 +212,7 @@ class ChatCompletions:
         return Reassembled(out.completion, out.error, out.done, out.reasoning_field)
 
     def usage(self, answer: dict[str, Any]) -> tuple[int | None, int | None]:
-        usage = answer.get("usage") if isinstance(answer.get("usage"), dict) else {}
+        usage = obj(answer.get("usage"))
         return as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))
 
     def completion(self, answer: dict[str, Any]) -> tuple[str, str | None]:

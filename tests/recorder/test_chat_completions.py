@@ -8,6 +8,7 @@ from recorder.dialects import by_name, dialect_for
 from recorder.dialects.base import DialectError
 from recorder.dialects.chat_completions import DIALECT, assemble
 from recorder.sse import parse_all
+from tests.support.scripted_calls import both_forms, scripted_url
 
 
 def sse(*chunks: object) -> list:
@@ -42,7 +43,7 @@ def test_content_reasoning_and_usage_from_vllm_style_stream():
 
 
 def test_parallel_tool_calls_with_repeated_ids_and_names_and_missing_index():
-    call = lambda **f: {"tool_calls": [f]}  # noqa: E731
+    call = lambda **f: {"tool_calls": [f]}
     out = assemble(
         sse(
             delta({"role": "assistant", "reasoning_content": "two calls"}),
@@ -156,3 +157,42 @@ def test_canonical_keeps_request_as_sent_and_normalises_the_answer_reasoning():
     assert DIALECT.canonical(request, None).answer is None
     with pytest.raises(DialectError):
         DIALECT.canonical({"input": "hi"}, None)
+
+
+CHAT_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+
+
+@pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "both"])
+async def test_streamed_answer_equals_the_non_streamed_one_for_each_reasoning_field(field):
+    first = {"model": "m", "messages": [{"role": "user", "content": "weather in Paris?"}], "tools": CHAT_TOOLS, "stream_options": {"include_usage": True}}
+    async with scripted_url(reasoning_field=field) as url:
+        plain, streamed = await both_forms(url, "/v1/chat/completions", first, DIALECT, **{"x-script-parallel": "2"})
+        assert streamed.answer == plain and streamed.done and streamed.error is None
+        message = plain["choices"][0]["message"]
+        assert len(message["tool_calls"]) == 2
+        names = ["reasoning_content", "reasoning"] if field == "both" else [field]
+        assert [k for k in ("reasoning_content", "reasoning") if k in message] == names
+        canon = DIALECT.canonical(first, streamed.answer).answer
+        assert canon["reasoning_content"] == message[names[0]] and "reasoning" not in canon
+        second = {**first, "messages": [*first["messages"], message, {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "sunny"}]}
+        plain, streamed = await both_forms(url, "/v1/chat/completions", second, DIALECT)
+        assert streamed.answer == plain and plain["choices"][0]["message"]["content"] == "Here is what I found: sunny."
+
+
+async def test_deterministic_upstream_repeats_answers_and_a_sampling_one_does_not():
+    body = {"model": "m", "messages": [{"role": "user", "content": "weather?"}], "tools": CHAT_TOOLS}
+    for deterministic in (True, False):
+        async with scripted_url(deterministic=deterministic) as url:
+            a, _ = await both_forms(url, "/v1/chat/completions", body, DIALECT)
+            b, _ = await both_forms(url, "/v1/chat/completions", body, DIALECT)
+        same = a["choices"][0]["message"] == b["choices"][0]["message"]
+        assert same is deterministic, deterministic
+
+
+async def test_truncated_and_cut_streams_have_their_completion_states():
+    body = {"model": "m", "messages": [{"role": "user", "content": "weather?"}], "tools": CHAT_TOOLS, "stream_options": {"include_usage": True}}
+    async with scripted_url() as url:
+        plain, streamed = await both_forms(url, "/v1/chat/completions", body, DIALECT, **{"x-script-truncate": "1"})
+        assert streamed.answer == plain and DIALECT.completion(plain) == ("truncated", "finish_reason length")
+        _, cut = await both_forms(url, "/v1/chat/completions", body, DIALECT, **{"x-script-die-after": "4"})
+    assert not cut.done and DIALECT.completion(cut.answer)[0] == "incomplete"
