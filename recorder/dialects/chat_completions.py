@@ -108,9 +108,7 @@ class _ChoiceBuilder:
         for name, parts in self.reasoning.items():
             message[name] = "".join(parts)
         if self.tool_calls:
-            message["tool_calls"] = [
-                {**c, "type": c["type"] or "function"} for _, c in sorted(self.tool_calls.items())
-            ]
+            message["tool_calls"] = [{**c, "type": c["type"] or "function"} for _, c in sorted(self.tool_calls.items())]
         message.update(self.extra)
         choice: dict[str, Any] = {"index": self.index, "message": message, "finish_reason": self.finish_reason}
         if self.logprobs:

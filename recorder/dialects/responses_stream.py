@@ -74,9 +74,11 @@ def _slot(item: dict[str, Any], key: str, index: Any, default: dict[str, Any]) -
     index = index if isinstance(index, int) and index >= 0 else max(len(parts) - 1, 0)
     while len(parts) <= index:
         parts.append(copy.deepcopy(default))
-    if not isinstance(parts[index], dict):
-        parts[index] = copy.deepcopy(default)
-    return parts[index]
+    part = parts[index]
+    if isinstance(part, dict):
+        return part
+    parts[index] = fresh = copy.deepcopy(default)
+    return fresh
 
 
 def _ids(item: dict[str, Any]) -> list[str]:

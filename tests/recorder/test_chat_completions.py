@@ -13,7 +13,8 @@ from tests.support.scripted_calls import both_forms, scripted_url
 
 def sse(*chunks: object) -> list:
     body = b"".join(
-        (b": keep-alive\n\n" if c == ":" else f"data: {c if isinstance(c, str) else json.dumps(c)}\n\n".encode()) for c in chunks
+        (b": keep-alive\n\n" if c == ":" else f"data: {c if isinstance(c, str) else json.dumps(c)}\n\n".encode())
+        for c in chunks
     )
     return parse_all([body])
 
@@ -43,7 +44,9 @@ def test_content_reasoning_and_usage_from_vllm_style_stream():
 
 
 def test_parallel_tool_calls_with_repeated_ids_and_names_and_missing_index():
-    call = lambda **f: {"tool_calls": [f]}
+    def call(**fragment: object) -> dict:
+        return {"tool_calls": [fragment]}
+
     out = assemble(
         sse(
             delta({"role": "assistant", "reasoning_content": "two calls"}),
@@ -73,7 +76,10 @@ def test_index_less_fragments_with_new_ids_start_new_calls():
         )
     )
     calls = out.completion["choices"][0]["message"]["tool_calls"]
-    assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls] == [("a", "f", "{}"), ("b", "g", "{}")]
+    assert [(c["id"], c["function"]["name"], c["function"]["arguments"]) for c in calls] == [
+        ("a", "f", "{}"),
+        ("b", "g", "{}"),
+    ]
 
 
 def test_n_equals_two_keeps_choices_apart():
@@ -150,7 +156,9 @@ def test_canonical_keeps_request_as_sent_and_normalises_the_answer_reasoning():
         "messages": [{"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]}],
         "tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}],
     }
-    completion = {"choices": [{"message": {"content": "a cat", "reasoning": "looks like a cat"}, "finish_reason": "stop"}]}
+    completion = {
+        "choices": [{"message": {"content": "a cat", "reasoning": "looks like a cat"}, "finish_reason": "stop"}]
+    }
     canon = DIALECT.canonical(request, completion)
     assert canon.messages == request["messages"] and canon.tools == request["tools"] and canon.model == "m"
     assert canon.answer == {"role": "assistant", "content": "a cat", "reasoning_content": "looks like a cat"}
@@ -159,12 +167,25 @@ def test_canonical_keeps_request_as_sent_and_normalises_the_answer_reasoning():
         DIALECT.canonical({"input": "hi"}, None)
 
 
-CHAT_TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+CHAT_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "both"])
 async def test_streamed_answer_equals_the_non_streamed_one_for_each_reasoning_field(field):
-    first = {"model": "m", "messages": [{"role": "user", "content": "weather in Paris?"}], "tools": CHAT_TOOLS, "stream_options": {"include_usage": True}}
+    first = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "weather in Paris?"}],
+        "tools": CHAT_TOOLS,
+        "stream_options": {"include_usage": True},
+    }
     async with scripted_url(reasoning_field=field) as url:
         plain, streamed = await both_forms(url, "/v1/chat/completions", first, DIALECT, **{"x-script-parallel": "2"})
         assert streamed.answer == plain and streamed.done and streamed.error is None
@@ -174,7 +195,14 @@ async def test_streamed_answer_equals_the_non_streamed_one_for_each_reasoning_fi
         assert [k for k in ("reasoning_content", "reasoning") if k in message] == names
         canon = DIALECT.canonical(first, streamed.answer).answer
         assert canon["reasoning_content"] == message[names[0]] and "reasoning" not in canon
-        second = {**first, "messages": [*first["messages"], message, {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "sunny"}]}
+        second = {
+            **first,
+            "messages": [
+                *first["messages"],
+                message,
+                {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "sunny"},
+            ],
+        }
         plain, streamed = await both_forms(url, "/v1/chat/completions", second, DIALECT)
         assert streamed.answer == plain and plain["choices"][0]["message"]["content"] == "Here is what I found: sunny."
 
@@ -190,7 +218,12 @@ async def test_deterministic_upstream_repeats_answers_and_a_sampling_one_does_no
 
 
 async def test_truncated_and_cut_streams_have_their_completion_states():
-    body = {"model": "m", "messages": [{"role": "user", "content": "weather?"}], "tools": CHAT_TOOLS, "stream_options": {"include_usage": True}}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "weather?"}],
+        "tools": CHAT_TOOLS,
+        "stream_options": {"include_usage": True},
+    }
     async with scripted_url() as url:
         plain, streamed = await both_forms(url, "/v1/chat/completions", body, DIALECT, **{"x-script-truncate": "1"})
         assert streamed.answer == plain and DIALECT.completion(plain) == ("truncated", "finish_reason length")

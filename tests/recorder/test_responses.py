@@ -168,6 +168,10 @@ def test_summary_deltas_refusals_and_custom_tool_input_are_rebuilt():
     }
 
 
+def call(call_id: str, name: str, arguments: str) -> dict:
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
 def test_every_translation_rule():
     image = {"type": "input_image", "image_url": "data:image/png;base64,AAAA", "detail": "high"}
     web = {
@@ -232,7 +236,6 @@ def test_every_translation_rule():
         "tools": [WEATHER, {"type": "web_search"}],
     }
     canon = DIALECT.canonical(request, None, lookup=lambda item_id: earlier if item_id == "fc_9" else None)
-    call = lambda i, name, args: {"id": i, "type": "function", "function": {"name": name, "arguments": args}}
     assert canon.messages == [
         {"role": "system", "content": "Be brief."},
         {"role": "system", "content": "Use tools."},
