@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from recorder.json_members import first_byte, members
 
 _PEEK_LIMIT = 256 * 1024  # larger messages are peeked at by their head, not parsed whole
 _HEAD_ID = re.compile(rb'^\s*\{[^{}\[\]]*?"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*"|null)')
@@ -32,15 +35,16 @@ class Peek:
         return None if token is None else id_text(token)
 
 
-def peek(raw: bytes) -> Peek:
-    if len(raw) > _PEEK_LIMIT and (head := _HEAD_ID.match(raw[:4096])):
+def peek(raw: bytes, whole: bool = False) -> Peek:
+    """Never raises. `whole`: read the method of a big message too (a client's request)."""
+    if not whole and len(raw) > _PEEK_LIMIT and (head := _HEAD_ID.match(raw[:4096])):
         # A big server answer: its id sits near the start; parsing 10 MB would stall the relay.
         has_method = b'"method"' in raw[:4096]
         return Peek("request" if has_method else "response", head.group(1).decode())
     try:
         message = json.loads(raw)
-    except ValueError:
-        return Peek("invalid")
+    except (ValueError, RecursionError):  # too deep, a number too long, or not JSON at all
+        return _scanned(raw)
     if isinstance(message, list):
         return Peek("batch", message=message)
     if not isinstance(message, dict):
@@ -49,6 +53,24 @@ def peek(raw: bytes) -> Peek:
     if "method" in message:
         return Peek("request" if mid is not None else "notification", mid, message["method"], message)
     return Peek("response" if mid is not None else "invalid", mid, None, message)
+
+
+def _scanned(raw: bytes) -> Peek:
+    """Kind, id and method of a message json.loads refused, from a linear scan of its top level."""
+    if first_byte(raw) == b"[":
+        return Peek("batch")
+    spans = members(raw)
+    if spans is None:
+        return Peek("invalid")
+    mid = raw[slice(*spans["id"])].decode("utf-8", "replace") if "id" in spans else None
+    method = None
+    if "method" in spans:
+        with contextlib.suppress(ValueError, RecursionError):
+            found = json.loads(raw[slice(*spans["method"])])
+            method = found if isinstance(found, str) else None
+    if method is not None:
+        return Peek("request" if mid is not None else "notification", mid, method)
+    return Peek("response" if mid is not None else "invalid", mid)
 
 
 def error_reply(raw_id: str, message: str, code: int = -32000) -> bytes:

@@ -32,7 +32,7 @@ async def probe(server: MCPServerConfig, timeout: float = 30.0) -> dict[str, Any
                 async for raw in inbox:
                     try:
                         reply = json.loads(raw)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         continue
                     if isinstance(reply, dict) and reply.get("id") == message["id"] and "method" not in reply:
                         return reply

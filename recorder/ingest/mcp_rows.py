@@ -7,16 +7,21 @@ sessions.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.events import MCPMessage, new_uid
 from recorder.ingest import Row
 from recorder.ingest.redact import Redactor
+from recorder.json_members import first_byte, members
 
 _BINARY_TYPES = ("image", "audio")
+log = logging.getLogger("tracemill.recorder")
+_LOGGED: set[tuple[str, str]] = set()  # (server, reason) already logged
 
 
 def canonical(value: Any) -> str:
@@ -69,13 +74,44 @@ def _strip_binary(result: Any) -> Any:
     return {**result, "content": content}
 
 
+def _unparsed(ev: MCPMessage, exc: Exception) -> tuple[str, str | None, str | None, str]:
+    """(kind, method, rpc_id, note) of a message json.loads refused, from a scan of its top level;
+    logged once per server and reason."""
+    if isinstance(exc, RecursionError):
+        reason = "nested too deep to parse"
+    elif "integer string conversion" in str(exc):
+        reason = "holds a number too long to parse"
+    else:
+        reason = f"not JSON ({exc})"
+    note = f"stored raw, not parsed: {reason}"
+    if (ev.server, reason[:20]) not in _LOGGED:
+        _LOGGED.add((ev.server, reason[:20]))
+        log.warning("MCP server %r: a message %s; it was relayed as sent and stored raw, with a note", ev.server, reason)
+    spans = members(ev.body)
+    if spans is None:
+        return ("batch" if first_byte(ev.body) == b"[" else "invalid"), None, None, note
+    rpc_id = ev.body[slice(*spans["id"])].decode("utf-8", "replace") if "id" in spans else None
+    method = None
+    if "method" in spans:
+        with contextlib.suppress(ValueError, RecursionError):
+            found = json.loads(ev.body[slice(*spans["method"])])
+            method = found if isinstance(found, str) else None
+    if method is not None:
+        return ("request" if rpc_id is not None else "notification"), method, rpc_id, note
+    kind = "error" if "error" in spans else "response" if "result" in spans else "invalid"
+    return (kind if rpc_id is not None else "invalid"), None, rpc_id, note
+
+
 def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
     text = ev.body.decode("utf-8", "replace")
+    note = None
     try:
         parsed = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError) as exc:  # kept whole, as text, with a note saying why
         parsed = None
         items: list[Any] = [None]
+        scanned = _unparsed(ev, exc)
+        note = scanned[3]
     else:
         items = parsed if isinstance(parsed, list) else [parsed]
     rows: list[Row] = []
@@ -84,6 +120,8 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
         kind = classify(message)
         method = message.get("method") if isinstance(message, dict) else None
         rpc_id = canonical(message["id"]) if isinstance(message, dict) and "id" in message else None
+        if note is not None:
+            kind, method, rpc_id = scanned[:3]
         body_obj = message
         reply_to = latency = is_error = None
         if kind == "request":
@@ -96,10 +134,12 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
                 latency = (ev.at - started) * 1000
                 if kind == "error":
                     is_error = 1
+                elif message is None:
+                    pass  # unparsed: paired, but its result cannot be read
                 elif method == "tools/call":
                     body_obj = {**message, "result": _strip_binary(message.get("result"))}
                     is_error = int(bool((message.get("result") or {}).get("isError")))
-                if method == "tools/list" and kind == "response":
+                if method == "tools/list" and kind == "response" and message is not None:
                     rows.extend(_tool_rows(ev, message.get("result") or {}))
         body = text if body_obj is parsed and n == 0 and len(items) == 1 else (
             canonical(body_obj) if body_obj is not None else text
@@ -123,6 +163,7 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
                     "reply_to": reply_to,
                     "latency_ms": latency,
                     "is_error": is_error,
+                    "note": note,
                 },
             )
         )

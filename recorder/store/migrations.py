@@ -220,3 +220,24 @@ def m003_episodes(db: sqlite3.Connection) -> None:
         CREATE TABLE _cursors (name TEXT PRIMARY KEY, value INTEGER NOT NULL)
         """,
     )
+
+
+@migration
+def m004_mcp_message_note(db: sqlite3.Connection) -> None:
+    """Why a message was stored raw: nested too deep, a number too long, or not JSON at all. The
+    mcp_calls view reads such a body only if SQLite can parse it (else one row would fail them all)."""
+    run_sql(
+        db,
+        """
+        ALTER TABLE mcp_messages ADD COLUMN note TEXT;
+        DROP VIEW mcp_calls;
+        CREATE VIEW mcp_calls AS
+            SELECT q.id, q.uid, q.at, q.server, q.session, q.transport,
+                   CASE WHEN q.note IS NULL OR json_valid(q.body) THEN json_extract(q.body, '$.params.name') END AS tool,
+                   CASE WHEN q.note IS NULL OR json_valid(q.body) THEN json_extract(q.body, '$.params.arguments') END
+                       AS arguments,
+                   r.body AS response, r.kind AS response_kind, r.latency_ms, r.is_error, r.at AS answered_at
+            FROM mcp_messages q LEFT JOIN mcp_messages r ON r.reply_to = q.uid
+            WHERE q.kind = 'request' AND q.method = 'tools/call'
+        """,
+    )

@@ -23,9 +23,9 @@ async def test_a_path_ending_in_mcp_is_the_same_endpoint_for_the_official_client
                     assert (await client.call_tool("echo", {"message": path})).content[0].text == path
         return
     async with http_server(py_http_cmd("http"), "/mcp") as upstream_url:
-        async with mcp_proxy(db, MCPServerConfig(name="srv", url=upstream_url)) as (url, _app):
-            async with Client(url + "/mcp/srv/mcp", mode="legacy") as client:
-                assert (await client.call_tool("echo", {"message": "hi"})).content[0].text == "Echo: hi"
+        config = MCPServerConfig(name="srv", url=upstream_url)
+        async with mcp_proxy(db, config) as (url, _app), Client(url + "/mcp/srv/mcp", mode="legacy") as client:
+            assert (await client.call_tool("echo", {"message": "hi"})).content[0].text == "Echo: hi"
 
 
 def test_an_sse_event_cannot_gain_lines_from_its_data_or_fields():
@@ -37,17 +37,17 @@ def test_an_sse_event_cannot_gain_lines_from_its_data_or_fields():
 
 
 async def test_a_session_key_with_line_breaks_cannot_inject_into_the_endpoint_event(tmp_path):
-    async with mcp_proxy(tmp_path / "m.db", line_stdio("srv")) as (url, _app):
-        async with httpx2.AsyncClient(timeout=10) as http:
-            async with http.stream("GET", url + "/s/k%0d%0aevent:%20evil%0d%0adata:%20x/mcp/srv/sse") as response:
-                if response.status_code != 200:  # refusing such a key outright is as good
-                    assert response.status_code == 400
-                    return
-                raw = b""
-                async for chunk in response.aiter_raw():
-                    raw += chunk
-                    if b"\n\n" in raw:
-                        break
+    path = "/s/k%0d%0aevent:%20evil%0d%0adata:%20x/mcp/srv/sse"
+    async with mcp_proxy(tmp_path / "m.db", line_stdio("srv")) as (url, _app), httpx2.AsyncClient(timeout=10) as http:
+        async with http.stream("GET", url + path) as response:
+            if response.status_code != 200:  # refusing such a key outright is as good
+                assert response.status_code == 400
+                return
+            raw = b""
+            async for chunk in response.aiter_raw():
+                raw += chunk
+                if b"\n\n" in raw:
+                    break
     (event,) = parse_all([raw.split(b"\n\n")[0] + b"\n\n"])
     assert event.event == "endpoint" and "\r" not in event.data and "\n" not in event.data
     assert event.data.startswith("/s/k%0D%0Aevent:%20evil%0D%0Adata:%20x/mcp/srv/messages?session_id=")

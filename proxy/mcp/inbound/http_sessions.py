@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import re
 import time
 import uuid
@@ -27,6 +26,7 @@ from proxy.mcp.inbound.http_relay import END, SseStream, pump, start_sse
 from proxy.mcp.jsonrpc import id_text, peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
+from recorder.json_members import members
 
 
 class HttpSession:
@@ -77,8 +77,9 @@ class HttpSession:
 
 
 def _restore_id(raw: bytes, upstream: str, original: str) -> bytes:
-    pattern = re.compile(rb'"id"\s*:\s*' + re.escape(upstream.encode()))
-    return pattern.sub(b'"id":' + original.encode(), raw, count=1)
+    """Put the client's id back in place of ours; every other byte, spacing included, stays."""
+    pattern = re.compile(rb'("id"\s*:\s*)' + re.escape(upstream.encode()))
+    return pattern.sub(lambda m: m.group(1) + original.encode(), raw, count=1)
 
 
 class HttpBridge:
@@ -139,16 +140,16 @@ class HttpBridge:
 
     async def _post(self, scope: Scope, receive: Receive, send: Send, key: str | None, session: HttpSession | None) -> None:
         body = await read_body(receive)
-        try:
-            parsed = json.loads(body)
-        except ValueError:
-            await send_json(send, 400, _rpc_error(-32700, "Parse error: the body is not JSON"))
+        p = peek(body, whole=True)  # never raises: deep or huge-number messages are scanned, not parsed
+        if p.kind == "batch":
+            await send_json(send, 400, _rpc_error(-32600, _NO_BATCH))
             return
-        messages = parsed if isinstance(parsed, list) else [parsed]
-        requests = [m for m in messages if isinstance(m, dict) and "method" in m and "id" in m]
+        if p.kind == "invalid":
+            await send_json(send, 400, _rpc_error(-32700, "Parse error: the body is not a JSON-RPC message"))
+            return
         new_sid = None
         if session is None:
-            if any(m.get("method") == "initialize" for m in requests):
+            if p.kind == "request" and p.method == "initialize":
                 await self._close_idle()
                 new_sid = uuid.uuid4().hex
                 session = await self._open(new_sid, key)
@@ -157,25 +158,21 @@ class HttpBridge:
                 session = await self._shared(key)
         assert session.bridge is not None
         session.last_used = time.monotonic()
-        if not requests:
+        if p.kind != "request" or p.id is None:
             await session.bridge.from_client(body)
             await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return
         stream = SseStream()
-        upstream_body = None
-        for request in requests:
-            rid = id_text(request["id"])
-            if session.stateless:
-                rid = session.upstream_id(rid)
-                request["id"] = json.loads(rid)
-            stream.waiting.add(rid)
-            session.by_id[rid] = stream
-            meta = (request.get("params") or {}).get("_meta") if isinstance(request.get("params"), dict) else None
-            if isinstance(meta, dict) and meta.get("progressToken") is not None:
-                session.by_token[id_text(meta["progressToken"])] = stream
-        if session.stateless:
-            upstream_body = json.dumps(parsed).encode()  # only the upstream sees the rewritten ids
+        rid, upstream_body = p.id, None
+        if session.stateless:  # only the upstream sees the rewritten id; the bytes around it stay
+            rid = session.upstream_id(rid)
+            start, end = (members(body, want=("id",)) or {})["id"]
+            upstream_body = body[:start] + rid.encode() + body[end:]
+        stream.waiting.add(rid)
+        session.by_id[rid] = stream
+        if (token := p.progress_token) is not None:
+            session.by_token[token] = stream
         session.posts.append(stream)
         extra = [(b"mcp-session-id", new_sid.encode())] if new_sid else []
         await start_sse(send, extra)
@@ -226,6 +223,12 @@ class HttpBridge:
             if session.bridge is not None:
                 with contextlib.suppress(Exception):
                     await session.bridge.close()
+
+
+_NO_BATCH = (
+    "tracemill: JSON-RPC batches are not accepted here (MCP dropped them in protocol 2025-06-18); "
+    "send one message per POST"
+)
 
 
 def _rpc_error(code: int, message: str) -> dict[str, Any]:

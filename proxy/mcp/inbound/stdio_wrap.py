@@ -2,7 +2,9 @@
 
 stdin lines go to the real server (a child process, or a remote one with --url), its stdout
 lines come back, byte for byte and without a length limit; stderr passes through untouched.
-Everything is recorded straight to the store; `serve` need not run. The exit code is the child's.
+Everything is recorded straight to the store; `serve` need not run. The exit code is the child's
+when it ends cleanly (stdin EOF, or the server exits); after a signal it is 128 + the signal, and 1
+when the client closed stdout. The child never outlives wrap (see outbound/stdio.py).
 """
 
 from __future__ import annotations
@@ -15,20 +17,10 @@ import sys
 
 from proxy.config import Config, MCPServerConfig
 from proxy.mcp.bridge import Bridge
+from proxy.mcp.inbound.stdio_streams import StdioStreams
 from proxy.mcp.outbound import ChannelError, mcp_client, open_channel, split_lines
 from proxy.mcp.outbound.stdio import StdioChannel
 from recorder import Store
-
-
-async def _stdio_streams() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 30)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(sys.stdin.fileno(), "rb", 0))
-    transport, protocol = await loop.connect_write_pipe(
-        asyncio.streams.FlowControlMixin, os.fdopen(sys.stdout.fileno(), "wb", 0)
-    )
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    return reader, writer
 
 
 async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> int:
@@ -37,13 +29,17 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     await store.start()
     client = None if server.command else mcp_client()
     channel = open_channel(server, client)
-    reader, writer = await _stdio_streams()
+    stdio = StdioStreams()
+    await stdio.open()
     write_lock = asyncio.Lock()
 
     async def deliver(raw: bytes) -> bytes | None:
         async with write_lock:
-            writer.write(raw + b"\n")
-            await writer.drain()
+            try:
+                await stdio.write(raw + b"\n")
+            except (BrokenPipeError, ConnectionResetError):
+                stdio.stdout_closed.set()
+                raise
         return None
 
     bridge = Bridge(
@@ -59,32 +55,60 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
 
     async def pump_stdin() -> None:
         buffer = bytearray()
-        while chunk := await reader.read(1 << 16):
+        async for chunk in stdio.chunks():
             for line in split_lines(buffer, chunk):
                 await bridge.from_client(line)
         if buffer.strip():
             await bridge.from_client(bytes(buffer))
 
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    stop = asyncio.Event()
+    stopped_by: list[int] = []
+
+    def on_signal(sig: int) -> None:
+        stopped_by.append(sig)
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bridge.channel.close()))
+            loop.add_signal_handler(sig, on_signal, sig)
     stdin_task = asyncio.create_task(pump_stdin())
-    done_task = asyncio.create_task(bridge.done.wait())
-    await asyncio.wait({stdin_task, done_task}, return_when=asyncio.FIRST_COMPLETED)
-    if stdin_task.done():
-        await bridge.close()  # the client hung up: close the child's stdin, let it exit
+    waits = {
+        stdin_task,
+        asyncio.create_task(bridge.done.wait()),
+        asyncio.create_task(stdio.stdout_closed.wait()),
+        asyncio.create_task(stop.wait()),
+    }
+    await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    problem = _why_not_clean(stdin_task, stdio, stopped_by)
+    await bridge.close()  # closes the child's stdin, then ends it (and its process group) if it lingers
     await bridge.done.wait()
-    stdin_task.cancel()
+    for task in waits:
+        task.cancel()
     with contextlib.suppress(Exception):
-        await writer.drain()
+        await stdio.flush()
     await store.close()
     if client is not None:
         await client.aclose()
+    if problem is not None:
+        message, code = problem
+        print(f"tracemill wrap: {message}; the server was stopped", file=sys.stderr)
+        return code
     if isinstance(channel, StdioChannel):
         code = channel.returncode if channel.returncode is not None else 0
         return 128 - code if code < 0 else code
     return 0
+
+
+def _why_not_clean(stdin_task: asyncio.Task[None], stdio: StdioStreams, stopped_by: list[int]) -> tuple[str, int] | None:
+    """Why wrap is stopping other than a clean end (stdin EOF or the server exiting), and the exit code."""
+    if stopped_by:
+        return f"stopped by {signal.Signals(stopped_by[0]).name}", 128 + stopped_by[0]
+    if stdio.stdout_closed.is_set():
+        return "the client closed stdout", 1
+    if stdin_task.done() and not stdin_task.cancelled() and (exc := stdin_task.exception()) is not None:
+        return f"reading stdin failed ({type(exc).__name__}: {exc})", 1
+    return None
 
 
 def run(server: MCPServerConfig, config: Config, session: str | None) -> int:

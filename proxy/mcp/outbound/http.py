@@ -9,6 +9,7 @@ from typing import Any
 import httpx2
 
 from proxy.config import MCPServerConfig
+from proxy.mcp.jsonrpc import error_reply, id_text, peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder.sse import SSEParser
 
@@ -19,7 +20,7 @@ def routing_headers(raw: bytes) -> dict[str, str]:
 
     try:
         message = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # relayed as is; only the headers are left out
         return {}
     if not isinstance(message, dict) or "method" not in message:
         return {}
@@ -95,19 +96,24 @@ class HttpChannel(Channel):
 
     def _note_version(self, body: bytes) -> None:
         if self.protocol_version is None and b'"protocolVersion"' in body:
-            with contextlib.suppress(ValueError, AttributeError, TypeError):
+            with contextlib.suppress(ValueError, RecursionError, AttributeError, TypeError, KeyError):
                 self.protocol_version = json.loads(body)["result"]["protocolVersion"]
 
     def _answer_failure(self, raw: bytes, status: int, body: bytes) -> None:
-        """An HTTP failure to a request becomes a JSON-RPC error, so a stdio client is not left hanging."""
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            return
-        if isinstance(message, dict) and "id" in message and "method" in message:
-            text = body.decode("utf-8", "replace")[:500]
-            error = {"code": -32000, "message": f"MCP server '{self.name}' answered HTTP {status}: {text}"}
-            self._inbox.put_nowait(json.dumps({"jsonrpc": "2.0", "id": message["id"], "error": error}).encode())
+        """An HTTP failure to a request (or to each request of a batch) becomes a JSON-RPC error, so a
+        stdio client is not left hanging."""
+        text = f"MCP server '{self.name}' answered HTTP {status}: {body.decode('utf-8', 'replace')[:500]}"
+        p = peek(raw, whole=True)
+        if p.kind == "request" and p.id is not None:
+            self._inbox.put_nowait(error_reply(p.id, text))
+        elif p.kind == "batch":
+            try:
+                batch = json.loads(raw)
+            except (ValueError, RecursionError):
+                return
+            ids = [id_text(m["id"]) for m in batch if isinstance(m, dict) and "id" in m and "method" in m]
+            if ids:
+                self._inbox.put_nowait(b"[" + b",".join(error_reply(i, text) for i in ids) + b"]")
 
     async def _pump_sse(self, response: httpx2.Response) -> None:
         parser = SSEParser()

@@ -3,11 +3,30 @@
 
 import asyncio
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
+import sys
+from collections.abc import Callable
 
 from proxy.config import MCPServerConfig
 from proxy.mcp.outbound import Channel, ChannelError, split_lines
+
+_PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
+
+
+def _die_with(parent: int) -> Callable[[], None]:
+    """Runs in the child between fork and exec: the kernel kills it when we die, even by SIGKILL."""
+
+    def preexec() -> None:
+        assert _libc is not None
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # we died before the line above took effect
+            os._exit(1)
+
+    return preexec
 
 
 class StdioChannel(Channel):
@@ -27,9 +46,11 @@ class StdioChannel(Channel):
         exe = shutil.which(command) or command
         env = {**os.environ, **self.config.env}
         try:
+            # Its own process group, so closing it also ends what it started (npx's node child).
             self.proc = await asyncio.create_subprocess_exec(
                 exe, *self.config.args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=self.stderr, env=env, cwd=self.config.cwd,
+                stderr=self.stderr, env=env, cwd=self.config.cwd, process_group=0,
+                preexec_fn=_die_with(os.getpid()) if _libc is not None else None,
             )
         except OSError as exc:
             raise ChannelError(f"MCP server '{self.name}': cannot start {command!r} ({exc.strerror or exc})") from None
@@ -65,14 +86,18 @@ class StdioChannel(Channel):
         try:
             await asyncio.wait_for(proc.wait(), grace)
         except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.terminate()
+            self._signal_group(signal.SIGTERM)
             try:
                 await asyncio.wait_for(proc.wait(), grace)
             except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
+                self._signal_group(signal.SIGKILL)
                 await proc.wait()
+        self._signal_group(signal.SIGKILL)  # whatever it started and left behind in its group
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._reader, grace)
+
+    def _signal_group(self, sig: int) -> None:
+        if self.proc is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, sig)
