@@ -33,7 +33,7 @@ async def test_a_deep_answer_is_relayed_and_the_session_goes_on(tmp_path):
             assert deep == '{"jsonrpc":"2.0","id":1,"result":' + "[" * DEEP + "]" * DEEP + "}"
             (echo,) = await mcp.ask(call(2, "echo", message="still here"))
             assert json.loads(echo)["result"]["content"][0]["text"] == "still here"
-        await app.store.flush()
+        await app.recorder.flush()
     (answer,) = rows(db, "SELECT * FROM mcp_messages WHERE direction = 's2c' AND rpc_id = '1'")
     assert answer["kind"] == "response" and answer["reply_to"] is not None and "too deep" in answer["note"]
     assert len(answer["body"]) == len(deep)  # stored raw, whole
@@ -52,7 +52,7 @@ async def test_a_five_thousand_digit_id_is_not_refused_as_not_json(tmp_path):
                 (answer,) = await mcp.ask(body)
                 assert answer.startswith('{"jsonrpc": "2.0", "id": ' + HUGE + ",")  # restored byte for byte
                 assert "tracemill-" not in answer and '"text": "big"' in answer
-        await app.store.flush()
+        await app.recorder.flush()
     asked = rows(db, "SELECT * FROM mcp_messages WHERE direction = 'c2s' AND method = 'tools/call'")
     assert len(asked) == 2 and all(r["rpc_id"] == HUGE and "too long" in r["note"] for r in asked)
 
