@@ -2,40 +2,33 @@
 
 Routes: /healthz; /v1/* and /s/<key>/v1/* to the LLM relay; /mcp/<name>... and
 /s/<key>/mcp/<name>... to the MCP relays. The session key comes from the /s/<key> prefix, else
-X-Tracemill-Session, else a client's own session header.
+X-Tracemill-Session, else a client's own session header. Every request passes the guard
+(proxy/guard.py) first; browser origins it allows get CORS headers (proxy/cors.py).
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
-from proxy.asgi import Receive, Scope, Send, error_body, send_json
+from proxy.asgi import BodyTooLarge, Receive, Scope, Send, error_body, limit_body, send_json
 from proxy.config import Config
+from proxy.cors import answer_preflight, is_preflight, with_cors
+from proxy.guard import Guard, Refusal, too_large
 from proxy.llm import LLMRelay
 from recorder import NullRecorder, Recorder, Store
+from recorder.ingest.redact import mask_url
 
 log = logging.getLogger("tracemill")
-SESSION_HEADERS = (b"x-tracemill-session", b"x-claude-code-session-id", b"session-id", b"x-session-id")
-
-
-def session_of(scope: Scope, path: str) -> tuple[str, str | None]:
-    """Split an /s/<key> prefix off the path; fall back to session headers."""
-    if path.startswith("/s/"):
-        key, _, rest = path[3:].partition("/")
-        if key:
-            return "/" + rest, key
-    for name in SESSION_HEADERS:
-        for k, v in scope["headers"]:
-            if k == name and v:
-                return path, v.decode("latin-1")
-    return path, None
 
 
 class App:
     def __init__(self, config: Config, *, record: bool = True) -> None:
         self.config = config
         self.recorder: Recorder = Store.from_config(config) if record else NullRecorder()
+        self.guard = Guard(config.server)
+        self._refused_logged = 0.0
         self.llm = LLMRelay(config.llm, self.recorder)
         self.mcp: Any = None  # the MCP router, set in start() when servers are configured
 
@@ -61,7 +54,24 @@ class App:
             await self.lifespan(receive, send)
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, session = session_of(scope, scope["path"])
+        checked = self.guard.check(scope)
+        if type(checked) is Refusal:
+            await self.refuse(send, checked, scope)
+            return
+        path, session, origin = checked.path, checked.session, checked.origin
+        if origin is not None:
+            if is_preflight(scope):
+                await answer_preflight(scope, send, origin)
+                return
+            send = with_cors(send, origin)
+        if checked.count_body:
+            receive = limit_body(receive, self.guard.max_body)
+        try:
+            await self.route(scope, receive, send, path, session)
+        except BodyTooLarge:
+            await self.refuse(send, too_large(self.guard.max_body), scope)
+
+    async def route(self, scope: Scope, receive: Receive, send: Send, path: str, session: str | None) -> None:
         if path.startswith("/v1/"):
             await self.llm.handle(scope, receive, send, path, session)
         elif path.startswith("/mcp/") and self.mcp is not None:
@@ -75,10 +85,22 @@ class App:
                 error_body(404, "not_found", f"tracemill serves /v1/*, /mcp/<server>/* and /healthz; not {scope['path']}"),
             )
 
+    async def refuse(self, send: Send, refusal: Refusal, scope: Scope) -> None:
+        """Answer a refused request with a JSON error (JSON-RPC under /mcp); log it, at most every 5 s."""
+        now = time.monotonic()
+        if now - self._refused_logged > 5:
+            self._refused_logged = now
+            log.warning("refused %s %s: %s", scope["method"], scope["path"][:200], refusal.message)
+        if "/mcp/" in scope["path"]:
+            payload = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": refusal.message}}
+        else:
+            payload = error_body(refusal.status, refusal.kind, refusal.message)
+        await send_json(send, refusal.status, payload, [(b"connection", b"close")] if refusal.status == 413 else None)
+
     def health(self) -> dict[str, Any]:
         return {
             "ok": True,
-            "upstream": self.config.llm.base_url,
+            "upstream": mask_url(self.config.llm.base_url),
             "store": self.recorder.health(),
             "mcp_servers": sorted(self.config.mcp_servers),
         }

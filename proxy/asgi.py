@@ -43,6 +43,25 @@ def header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     return None
 
 
+class BodyTooLarge(Exception):
+    """The request body crossed [server] max_request_bytes while being read."""
+
+
+def limit_body(receive: Receive, limit: int) -> Receive:
+    """A receive that raises BodyTooLarge the moment the body read so far passes `limit` bytes."""
+    seen = 0
+
+    async def limited() -> dict[str, Any]:
+        nonlocal seen
+        message = await receive()
+        seen += len(message.get("body", b""))
+        if seen > limit:
+            raise BodyTooLarge(limit)
+        return message
+
+    return limited
+
+
 async def read_body(receive: Receive) -> bytes:
     message = await receive()
     body = message.get("body", b"")

@@ -23,6 +23,13 @@ class ConfigError(ValueError):
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 4000
+    allowed_origins: list[str] = field(default_factory=list)  # browser origins besides loopback ones
+    allowed_hosts: list[str] = field(default_factory=list)  # Host names besides loopback ones
+    max_request_bytes: int = 64 * 1024 * 1024  # request bodies past this get 413
+    max_header_bytes: int = 64 * 1024  # a request line plus headers past this gets 431
+    header_timeout: float = 10.0  # seconds a client has to send its headers; then 408
+    keep_alive: float = 30.0  # seconds an idle keep-alive connection stays open
+    grace_seconds: float = 5.0  # on SIGTERM, seconds open requests get to finish
 
 
 @dataclass

@@ -18,10 +18,9 @@ from proxy.asgi import Receive, Scope, Send, downstream_headers, error_body, rea
 from proxy.config import LLMConfig
 from recorder import Recorder
 from recorder.events import LLMExchange
-from recorder.ingest.redact import bearer_value
+from recorder.ingest.redact import KEY_HEADERS, bearer_value, mask_url
 
 log = logging.getLogger("tracemill.llm")
-_AUTH_HEADERS = (b"authorization", b"api-key", b"x-api-key")
 
 
 class UpstreamBroke(Exception):
@@ -71,9 +70,9 @@ class LLMRelay:
         started_at, t0 = time.time(), time.perf_counter()
         body = await read_body(receive)
         query = scope.get("query_string") or b""
-        url = self.base + path[3:] + ("?" + query.decode("latin-1") if query else "")
+        url = self.base + _raw_tail(scope, path) + ("?" + query.decode("latin-1") if query else "")
         headers = upstream_headers(scope["headers"])
-        secrets = tuple(bearer_value(v.decode("latin-1")) for k, v in headers if k in _AUTH_HEADERS)
+        secrets = tuple(bearer_value(v.decode("latin-1")) for k, v in headers if k in KEY_HEADERS)
         if not secrets and (key := self._api_key()):
             headers.append((b"authorization", b"Bearer " + key.encode()))
             secrets = (key,)
@@ -111,6 +110,7 @@ class LLMRelay:
             await send({"type": "http.response.body", "body": b""})
         except asyncio.CancelledError:
             if not watch.gone:
+                ev.incomplete, ev.error = True, "tracemill stopped before the answer was complete"
                 raise
             task.uncancel()
             ev.incomplete, ev.error = True, "client disconnected before the answer was complete"
@@ -127,6 +127,8 @@ class LLMRelay:
     async def _upstream_failed(self, ev: LLMExchange, exc: httpx2.TransportError, send: Send, started: bool) -> None:
         timeout = isinstance(exc, httpx2.TimeoutException)
         what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        shown = mask_url(ev.upstream_url)  # no key from a query string or a user:password@ in what we say
+        what = what.replace(ev.upstream_url, shown)
         if started:
             # Headers (and maybe chunks) are out; we cannot change the status now.
             ev.incomplete = True
@@ -136,20 +138,29 @@ class LLMRelay:
         status = 504 if timeout else 502
         if timeout:
             message = (
-                f"tracemill: the upstream LLM at {ev.upstream_url} did not answer in time ({what}). "
+                f"tracemill: the upstream LLM at {shown} did not answer in time ({what}). "
                 "Raise [llm].timeout in proxy.toml if the model is just slow."
             )
         else:
             message = (
-                f"tracemill: could not reach the upstream LLM at {ev.upstream_url} ({what}). "
+                f"tracemill: could not reach the upstream LLM at {shown} ({what}). "
                 "Is the server running? Set [llm].base_url in proxy.toml, TRACEMILL_UPSTREAM, "
                 "or `tracemill serve --upstream URL`."
             )
-        payload = error_body(status, "upstream_timeout" if timeout else "upstream_unreachable", message, upstream=ev.upstream_url)
+        payload = error_body(status, "upstream_timeout" if timeout else "upstream_unreachable", message, upstream=shown)
         body = await send_json(send, status, payload, [(b"x-tracemill-error", b"upstream")])
         ev.status, ev.error = status, message
         ev.response_headers = [(b"content-type", b"application/json")]
         ev.response_chunks = [body]
+
+
+def _raw_tail(scope: Scope, path: str) -> str:
+    """The path after /v1 as the client encoded it (the guard refused dot segments), so an encoded
+    '?', '#' or '/' reaches the upstream as sent instead of changing the URL's meaning."""
+    raw: bytes = scope.get("raw_path") or b""
+    if raw.startswith(b"/s/"):
+        raw = raw[raw.find(b"/", 3) :]
+    return raw[3:].decode("latin-1") if raw.startswith(b"/v1/") else path[3:]
 
 
 def _client(scope: Scope) -> str | None:

@@ -12,6 +12,7 @@ import uvicorn
 
 from proxy.app import App
 from proxy.config import Config
+from proxy.connection import protocol_for
 
 
 class _DropExpected(logging.Filter):
@@ -27,16 +28,20 @@ class _DropExpected(logging.Filter):
 
 def uvicorn_config(app: App, config: Config, **extra: object) -> uvicorn.Config:
     logging.getLogger("uvicorn.error").addFilter(_DropExpected())
+    server = config.server
     return uvicorn.Config(
         app,
-        host=config.server.host,
-        port=config.server.port,
+        host=server.host,
+        port=server.port,
         lifespan="on",
         server_header=False,
         date_header=False,
         access_log=False,
         log_config=None,
-        timeout_keep_alive=30,
+        http=protocol_for(server),  # header deadline and size cap
+        h11_max_incomplete_event_size=server.max_header_bytes,
+        timeout_keep_alive=server.keep_alive,  # type: ignore[arg-type]
+        timeout_graceful_shutdown=server.grace_seconds,  # type: ignore[arg-type]
         **extra,  # type: ignore[arg-type]
     )
 

@@ -21,6 +21,8 @@ def _setup_logging(verbose: bool = False) -> None:
         datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
+    # httpx2 logs every request's full URL at INFO, query-string keys included.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
 
 
 def _config(ctx: click.Context, **overrides: Any) -> Config:

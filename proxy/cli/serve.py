@@ -21,15 +21,24 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
     """Run the recording proxy."""
     config = _config(ctx, **{"server.host": host, "server.port": port, "llm.base_url": upstream})
     _setup_logging(verbose)
+    from proxy.guard import is_loopback_bind
     from proxy.server import serve as run
+    from recorder.ingest.redact import mask_url
 
     mcp = f", MCP servers at /mcp/<{'|'.join(config.mcp_servers)}>" if config.mcp_servers else ""
     click.echo(
         f"tracemill listening on http://{config.server.host}:{config.server.port}/v1, "
-        f"forwarding to {config.llm.base_url}{mcp}, recording to {Path(config.store.path).resolve()} "
+        f"forwarding to {mask_url(config.llm.base_url)}{mcp}, recording to {Path(config.store.path).resolve()} "
         f"(config: {config.source})",
         err=True,
     )
+    if not is_loopback_bind(config.server.host):
+        click.echo(
+            f"tracemill: warning: listening on {config.server.host}, not a loopback address: anyone who can reach "
+            "it can use your upstream key and MCP servers. Requests must still name an allowed host and origin: "
+            "set [server] allowed_hosts (the names clients use) and allowed_origins (browser clients) in proxy.toml.",
+            err=True,
+        )
     run(config)
 
 

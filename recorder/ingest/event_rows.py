@@ -15,14 +15,14 @@ from recorder.dialects.chat_completions import assemble, reasoning_field_of
 from recorder.events import LLMExchange, MCPMessage
 from recorder.ingest import Row
 from recorder.ingest.mcp_rows import Pairing, mcp_rows
-from recorder.ingest.redact import Redactor
+from recorder.ingest.redact import Redactor, header_secrets, mask_url, url_secrets
 from recorder.sse import parse_all
 
 
 def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) -> Row:
     """One `exchanges` row from a finished (or broken) LLM exchange."""
-    secrets = ev.secrets
     request_headers, response_headers = _text(ev.request_headers), _text(ev.response_headers)
+    secrets = (*ev.secrets, *header_secrets(request_headers + response_headers), *url_secrets(ev.upstream_url))
     request_json, request_raw, model, stream = None, None, None, False
     try:
         request = json.loads(ev.request_body) if ev.request_body else None
@@ -79,7 +79,7 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
         "client": ev.client,
         "method": ev.method,
         "path": ev.path,
-        "upstream": ev.upstream_url,
+        "upstream": redactor.text(mask_url(ev.upstream_url), secrets),
         "status": ev.status,
         "ttfb_ms": ev.ttfb_ms,
         "duration_ms": ev.duration_ms,
