@@ -55,7 +55,7 @@ class App:
 
     async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         checked = self.guard.check(scope)
-        if type(checked) is Refusal:
+        if isinstance(checked, Refusal):
             await self.refuse(send, checked, scope)
             return
         path, session, origin = checked.path, checked.session, checked.origin

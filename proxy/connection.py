@@ -36,7 +36,7 @@ def protocol_for(server: ServerConfig) -> Any:
 
 if HttpToolsProtocol is not None:
 
-    class GuardedHttpProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
+    class GuardedHttpProtocol(HttpToolsProtocol):
         header_timeout = 10.0
         max_header_bytes = 64 * 1024
         _in_headers = True
@@ -109,7 +109,9 @@ if HttpToolsProtocol is not None:
         def _too_slow(self) -> None:
             self._deadline = None
             if self._in_headers:
-                self._refuse(408, f"the request headers did not arrive within [server] header_timeout = {self.header_timeout} s")
+                self._refuse(
+                    408, f"the request headers did not arrive within [server] header_timeout = {self.header_timeout} s"
+                )
 
         def _refuse(self, status: int, message: str) -> None:
             """Answer and close, unless a response is mid-flight on this connection (then just close)."""
@@ -118,7 +120,13 @@ if HttpToolsProtocol is not None:
             if self.transport.is_closing():
                 return
             if self.cycle is None or self.cycle.response_complete:
-                body = json.dumps({"error": {"message": f"tracemill: {message}", "type": "bad_request", "code": status}}).encode()
-                head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-                self.transport.write(head % (status, _REASONS[status], len(body)) + body)
+                body = json.dumps(
+                    {"error": {"message": f"tracemill: {message}", "type": "bad_request", "code": status}}
+                ).encode()
+                head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n" % (
+                    status,
+                    _REASONS[status],
+                    len(body),
+                )
+                self.transport.write(head + b"connection: close\r\n\r\n" + body)
             self.transport.close()

@@ -138,10 +138,8 @@ def _is_json(content_type: bytes | None) -> bool:
 
 
 def _has_dot_segment(path: str) -> bool:
-    for text in (path, unquote(path)):  # once more: a double-encoded %252e%252e
-        if any(seg in (".", "..") for seg in re.split(r"[/\\]", text)):
-            return True
-    return False
+    # Decoded once more too: a double-encoded %252e%252e is a dot segment to a sloppy upstream.
+    return any(seg in (".", "..") for text in (path, unquote(path)) for seg in re.split(r"[/\\]", text))
 
 
 def _origin_message(origin: bytes) -> str:

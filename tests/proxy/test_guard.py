@@ -21,6 +21,7 @@ INIT = {
     "method": "initialize",
     "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "page", "version": "1"}},
 }
+POST_JSON = "POST /v1/chat/completions HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\n"
 CALL = {
     "jsonrpc": "2.0",
     "id": 1,
@@ -67,7 +68,7 @@ async def test_a_cross_origin_text_plain_post_cannot_run_an_mcp_tool(tmp_path):
         assert response.status_code == 400
         handler = app.mcp.http["py"]
         assert handler.sessions == {} and handler._stateless == {}  # no child was started
-        await app.store.flush()
+        await app.recorder.flush()
     assert rows(db, "SELECT * FROM mcp_messages") == []
 
 
@@ -220,7 +221,7 @@ async def test_good_session_keys_are_recorded(db_path):
         await client.get(
             proxy + "/v1/models", headers={"x-claude-code-session-id": "0f6b2a1e-1b7c-4c5e-9a61-2e4b5d6c7f80"}
         )
-        await app.store.flush()
+        await app.recorder.flush()
     assert [r["session"] for r in rows(db_path)] == ["run:1.a_b-c", "0f6b2a1e-1b7c-4c5e-9a61-2e4b5d6c7f80"]
 
 
@@ -235,14 +236,14 @@ async def test_bodies_over_the_limit_get_413_with_or_without_a_content_length(db
             # declared too large: refused before a byte of the body is read
             status, body = await raw_request(
                 proxy,
-                "POST /v1/chat/completions HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ncontent-length: 20000\n",
+                f"{POST_JSON}content-length: 20000\n",
             )
             assert status == 413 and "max_request_bytes" in json.loads(body)["error"]["message"]
             # chunked: refused as soon as the limit is crossed, while the client is still sending
             chunk = b"1000\r\n" + b"x" * 4096 + b"\r\n"
             status, body = await raw_request(
                 proxy,
-                "POST /v1/chat/completions HTTP/1.1\nhost: 127.0.0.1\ncontent-type: application/json\ntransfer-encoding: chunked\n",
+                f"{POST_JSON}transfer-encoding: chunked\n",
                 chunk * 3,
             )
             assert status == 413 and json.loads(body)["error"]["code"] == 413
@@ -282,7 +283,9 @@ async def test_slow_or_huge_headers_are_cut_off(db_path):
         answer = await asyncio.wait_for(answered, 5)
         writer.close()
         assert answer.startswith(b"HTTP/1.1 408 ") and b"header_timeout" in answer
-        status, body = await raw_request(proxy, "GET /healthz HTTP/1.1\nhost: 127.0.0.1\n" + "x-big: " + "a" * 20_000 + "\n")
+        status, body = await raw_request(
+            proxy, "GET /healthz HTTP/1.1\nhost: 127.0.0.1\n" + "x-big: " + "a" * 20_000 + "\n"
+        )
         assert status == 431 and b"max_header_bytes" in body
         status, _ = await raw_request(proxy, "GET /healthz HTTP/1.1\nhost: 127.0.0.1\nconnection: close\n")
         assert status == 200

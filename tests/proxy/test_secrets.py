@@ -60,7 +60,7 @@ async def test_query_keys_key_headers_and_cookies_echoed_back_are_never_stored(d
             headers={"cookie": f"sid={SET_COOKIE}"},
         )
         got = await wait_rows(db_path, 2)
-        await app.store.flush()
+        await app.recorder.flush()
     disk = disk_bytes(db_path)
     for secret in (QUERY_KEY, GOOG_KEY, COOKIE, SET_COOKIE):
         assert secret.encode() not in disk, secret
