@@ -38,6 +38,8 @@ class LLMConfig:
     api_key_env: str = ""  # env var whose value goes upstream when the client sends no key
     timeout: float = 600.0  # seconds to wait for the upstream's next bytes
     connect_timeout: float = 10.0
+    capture_tokens: bool = False  # ask the upstream (vLLM) for the token ids it used; the client never sees them
+    capture_logprobs: bool = False  # with capture_tokens: per-token logprobs too
 
 
 @dataclass

@@ -16,6 +16,7 @@ import httpx2
 
 from proxy.asgi import Receive, Scope, Send, downstream_headers, error_body, read_body, send_json, upstream_headers
 from proxy.config import LLMConfig
+from proxy.token_capture import Capturer
 from recorder import Recorder
 from recorder.events import LLMExchange
 from recorder.ingest.redact import KEY_HEADERS, bearer_value, mask_url
@@ -50,6 +51,7 @@ class LLMRelay:
         self.recorder = recorder
         self.base = config.base_url.rstrip("/")
         self.client: httpx2.AsyncClient | None = None
+        self.tokens = Capturer(config) if config.capture_tokens else None  # opt-in: proxy/token_capture.py
 
     def _api_key(self) -> str | None:
         return os.environ.get(self.config.api_key_env) if self.config.api_key_env else None
@@ -87,25 +89,32 @@ class LLMRelay:
             client=_client(scope),
             secrets=secrets,
         )
+        capture = self.tokens.begin(ev.method, path, body) if self.tokens else None
+        ev.tokens = capture.record if capture else None
         watch = _Watch()
         task = asyncio.current_task()
         assert task is not None and self.client is not None
         watcher = asyncio.create_task(watch.run(receive, task))
         response = None
         try:
-            request = httpx2.Request(scope["method"], url, headers=headers, content=body)
+            request = httpx2.Request(scope["method"], url, headers=headers, content=capture.body if capture else body)
             response = await self.client.send(request, stream=True)
+            if capture:
+                response = await capture.settle(self.client, scope["method"], url, headers, response)
             ev.status = response.status_code
             ev.response_headers = response.headers.raw
-            await send(
-                {"type": "http.response.start", "status": response.status_code, "headers": downstream_headers(response.headers.raw)}
-            )
+            out_headers = capture.headers(response) if capture else downstream_headers(response.headers.raw)
+            await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
             chunks = ev.response_chunks
             async for chunk in response.aiter_raw():
                 if not chunks:
                     ev.ttfb_ms = (time.perf_counter() - t0) * 1000
                 chunks.append(chunk)
+                if capture and not (chunk := capture.rewrite(chunk)):
+                    continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if capture and (rest := capture.tail()):
+                await send({"type": "http.response.body", "body": rest, "more_body": True})
             watch.done = True
             await send({"type": "http.response.body", "body": b""})
         except asyncio.CancelledError:

@@ -37,6 +37,17 @@ class LLMExchange:
     incomplete: bool = False
     # Values to scrub from bodies before anything is written; never stored themselves.
     secrets: tuple[str, ...] = ()
+    # Set by [llm] capture_tokens: what was asked of the upstream; response_chunks then hold its raw bytes, ids included.
+    tokens: TokenCapture | None = None
+
+
+@dataclass(slots=True)
+class TokenCapture:
+    """What token capture changed on one exchange (recorder/ingest/token_rows.py reads it)."""
+
+    kind: str  # "chat" or "completions" (recorder/dialects/token_ids.py)
+    injected: tuple[str, ...]  # the fields tracemill added to the request; () when the client asked itself
+    refused: str | None = None  # the upstream refused them, so the request went again as the client sent it
 
 
 @dataclass(slots=True)

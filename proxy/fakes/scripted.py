@@ -35,6 +35,7 @@ class Script:
     model: str = "Qwen/Qwen3-30B-A3B"
     deterministic: bool = True  # same request -> same answer, ids included; else fresh ids and reasoning per sample
     stream_ids_differ: bool = True  # responses: streamed items get other ids than response.completed (as vLLM does)
+    tokenizer: str | None = None  # a tokenizer path: chat and /v1/completions answer with vLLM's token ids (scripted_tokens)
 
 
 @dataclass
@@ -153,9 +154,14 @@ class ScriptedUpstream:
         self.script = script or Script()
         self.requests: list[dict[str, Any]] = []
         self.state: dict[str, Any] = {}
+        self.tokens: Any = None
+        if self.script.tokenizer:
+            from proxy.fakes.scripted_tokens import TokenModel
+
+            self.tokens = TokenModel(self.script.tokenizer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from proxy.fakes import scripted_anthropic, scripted_chat, scripted_responses
+        from proxy.fakes import scripted_anthropic, scripted_chat, scripted_responses, scripted_tokens
 
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
@@ -170,6 +176,9 @@ class ScriptedUpstream:
                 200,
                 {"object": "list", "data": [{"id": self.script.model, "object": "model", "owned_by": "vllm"}]},
             )
+            return
+        if self.tokens is not None and path.endswith("/v1/completions"):
+            await scripted_tokens.answer(self.tokens, send, json.loads(body), None, dict(scope["headers"]))
             return
         dialect = next(
             (d for d in (scripted_chat, scripted_responses, scripted_anthropic) if path.endswith(d.PATH)), None
@@ -196,6 +205,9 @@ class ScriptedUpstream:
             self.state,
         )
         status, answer = dialect.answer(call)
+        if self.tokens is not None and dialect is scripted_chat and status == 200:
+            await scripted_tokens.answer(self.tokens, send, request, answer, headers, self.script.chunk_delay)
+            return
         if not request.get("stream") or status != 200:
             await send_json(send, status, answer)
             return

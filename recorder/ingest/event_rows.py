@@ -102,6 +102,10 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
 def build(event: Any, redactor: Redactor, keep_raw: bool = False, pairing: Pairing | None = None) -> list[Row]:
     """Every row an event turns into."""
     if isinstance(event, LLMExchange):
+        if event.tokens is not None:  # token capture: ids to their table, the client's view to the exchange row
+            from recorder.ingest.token_rows import captured_rows
+
+            return captured_rows(event, lambda ev: exchange_row(ev, redactor, keep_raw), lambda body, ev: _decoded(body, _text(ev.response_headers)))
         return [exchange_row(event, redactor, keep_raw)]
     if isinstance(event, MCPMessage):
         return mcp_rows(event, redactor, pairing if pairing is not None else Pairing())

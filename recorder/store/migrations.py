@@ -241,3 +241,26 @@ def m004_mcp_message_note(db: sqlite3.Connection) -> None:
             WHERE q.kind = 'request' AND q.method = 'tools/call'
         """,
     )
+
+
+@migration
+def m005_exchange_tokens(db: sqlite3.Connection) -> None:
+    """Token ids captured with [llm] capture_tokens: one row per choice, ids as packed binary."""
+    run_sql(
+        db,
+        """
+        CREATE TABLE exchange_tokens (
+            exchange_uid TEXT NOT NULL,        -- exchanges.uid
+            choice INTEGER NOT NULL,           -- the choice's index; 0 on a 'missing' row
+            status TEXT NOT NULL,              -- captured, inconsistent (see detail) or missing (no ids came back)
+            injected TEXT NOT NULL DEFAULT '', -- what tracemill asked for, e.g. 'return_token_ids,logprobs'; '' if the client did
+            prompt_ids BLOB,                   -- little-endian uint32, as the upstream tokenized the prompt
+            completion_ids BLOB,               -- little-endian uint32, the ids the model generated
+            logprobs BLOB,                     -- little-endian float32, one per completion id, when asked for
+            prompt_len INTEGER,
+            completion_len INTEGER,
+            detail TEXT,                       -- why inconsistent or missing
+            PRIMARY KEY (exchange_uid, choice)
+        )
+        """,
+    )

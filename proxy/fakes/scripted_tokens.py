@@ -1,0 +1,242 @@
+"""Token ids for the scripted upstream, the way vLLM returns them with `return_token_ids` and
+`logprobs`, from a real tokenizer (tests use the tiny one in tests/support/tiny_model.py).
+
+The prompt ids are the chat template's rendering, tokenized. The answer is generated as Qwen3 with
+the reasoning and hermes tool parsers would: `<think>`, the reasoning, `</think>`, the content,
+`<tool_call>` blocks, `<|im_end|>`; each part is tokenized on its own, as a model samples it, so the
+ids decode to exactly the text while re-encoding the whole may split it otherwise. A stream sends
+one chunk per token (more where a character spans tokens); the tokens a parser swallows come in
+empty-delta chunks that only carry ids, and only when ids were asked for.
+
+Loaded only when `Script.tokenizer` is set, so the scripted upstream needs no transformers otherwise.
+Knob: header `x-script-raw-args: compact` makes the model write tool arguments without spaces,
+while the answer shows them re-serialised with spaces (as vLLM's hermes parser does).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+Group = tuple[str, list[int]]  # text shown, the ids that produced it
+
+
+def sse(payload: Any) -> bytes:
+    return f"data: {payload if isinstance(payload, str) else json.dumps(payload)}\n\n".encode()
+
+
+class TokenModel:
+    def __init__(self, tokenizer: str) -> None:
+        from transformers import AutoTokenizer
+
+        self.tok: Any = AutoTokenizer.from_pretrained(tokenizer)
+        self.eos: int = self.tok.convert_tokens_to_ids("<|im_end|>")
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    def prompt_ids(self, request: dict[str, Any]) -> list[int]:
+        if "messages" in request:
+            text = self.tok.apply_chat_template(request["messages"], tools=request.get("tools") or None, tokenize=False, add_generation_prompt=True)
+        else:
+            prompt = request.get("prompt")
+            if isinstance(prompt, list) and all(isinstance(i, int) for i in prompt):
+                return list(prompt)
+            text = prompt if isinstance(prompt, str) else ""
+        return self.tok.encode(text, add_special_tokens=False)
+
+    def groups(self, text: str) -> list[Group]:
+        """A part's tokens, grouped so that every group shows whole characters."""
+        ids = self.tok.encode(text, add_special_tokens=False)
+        out: list[Group] = []
+        start, shown = 0, ""
+        for k in range(1, len(ids) + 1):
+            decoded = self.tok.decode(ids[:k], skip_special_tokens=False)
+            if decoded.endswith("\ufffd") and k < len(ids):
+                continue
+            out.append((decoded[len(shown) :], ids[start:k]))
+            start, shown = k, decoded
+        return out
+
+    def logprob(self, token: int, position: int) -> float:
+        return -round(((token * 2654435761 + position * 40503) % 9973) / 9973 * 2.5, 4)
+
+    def chat_logprobs(self, ids: list[int], offset: int) -> dict[str, Any]:
+        content = []
+        for p, token in enumerate(ids, start=offset):
+            piece = self.tok.decode([token], skip_special_tokens=False)
+            content.append({"token": piece, "logprob": self.logprob(token, p), "bytes": list(piece.encode()), "top_logprobs": []})
+        return {"content": content}
+
+    # -- chat -----------------------------------------------------------------------------------
+
+    def parts(self, message: dict[str, Any], compact: bool) -> list[tuple[str, str, int]]:
+        """What the model generated for `message`, as (kind, text, tool index) parts."""
+        reasoning = next((message[f] for f in REASONING_FIELDS if isinstance(message.get(f), str)), "") or ""
+        content = message.get("content") or ""
+        parts = [("markup", "<think>\n", 0), ("reasoning", reasoning.strip("\n"), 0), ("markup", "\n</think>\n\n", 0)]
+        if content:
+            parts.append(("content", content, 0))
+        for t, call in enumerate(message.get("tool_calls") or []):
+            fn = call["function"]
+            args = json.dumps(json.loads(fn["arguments"]), separators=(",", ":")) if compact else fn["arguments"]
+            parts += [
+                ("markup", ("\n" if t or content else "") + "<tool_call>\n", t),
+                ("call", '{"name": "' + fn["name"] + '", "arguments": ', t),
+                ("args", args, t),
+                ("markup", "}\n</tool_call>", t),
+            ]
+        parts.append(("end", "<|im_end|>", 0))
+        return [p for p in parts if p[1]]
+
+    def chat_ids(self, message: dict[str, Any], compact: bool) -> list[int]:
+        return [i for _, text, _ in self.parts(message, compact) for _, ids in self.groups(text) for i in ids]
+
+    def chat(self, request: dict[str, Any], completion: dict[str, Any], compact: bool) -> dict[str, Any]:
+        """A whole chat.completion with the fields vLLM adds: ids and logprobs when asked, else null."""
+        want_ids, want_lp = request.get("return_token_ids") is True, bool(request.get("logprobs"))
+        prompt = self.prompt_ids(request)
+        choices = []
+        for choice in completion["choices"]:
+            ids = self.chat_ids(choice["message"], compact)
+            choices.append(
+                {
+                    "index": choice["index"],
+                    "message": choice["message"],
+                    "logprobs": self.chat_logprobs(ids, 0) if want_lp else None,
+                    "finish_reason": choice["finish_reason"],
+                    "token_ids": ids if want_ids else None,
+                }
+            )
+        out = {k: v for k, v in completion.items() if k not in ("choices", "usage")}
+        generated = sum(len(c["token_ids"] or self.chat_ids(c["message"], compact)) for c in choices)
+        out["choices"] = choices
+        out["usage"] = {"prompt_tokens": len(prompt), "total_tokens": len(prompt) + generated, "completion_tokens": generated}
+        out["prompt_token_ids"] = prompt if want_ids else None
+        return out
+
+    def chat_frames(self, request: dict[str, Any], completion: dict[str, Any], compact: bool) -> Iterator[bytes]:
+        """The stream of `completion`: one chunk per token group, ids and logprobs as asked."""
+        whole = self.chat(request, {**completion, "choices": completion["choices"]}, compact)
+        want_ids, want_lp = request.get("return_token_ids") is True, bool(request.get("logprobs"))
+        head = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"], "model": completion["model"]}
+
+        def chunk(k: int, delta: dict[str, Any], ids: list[int], at: int, finish: str | None = None) -> bytes:
+            lp = self.chat_logprobs(ids, at) if want_lp else None
+            return sse({**head, "choices": [{"index": k, "delta": delta, "logprobs": lp, "finish_reason": finish, "token_ids": ids if want_ids else None}]})
+
+        for choice in completion["choices"]:
+            k, message = choice["index"], choice["message"]
+            fields = [f for f in REASONING_FIELDS if f in message] or [REASONING_FIELDS[0]]
+            calls = message.get("tool_calls") or []
+            first = {"index": k, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
+            yield sse({**head, "choices": [first], "prompt_token_ids": whole["prompt_token_ids"]})
+            at = 0
+            for kind, text, t in self.parts(message, compact):
+                groups = self.groups(text)
+                if kind == "call":  # the parser sends the call's head once its name is known
+                    ids = [i for _, g in groups for i in g]
+                    head_delta = {"index": t, "id": calls[t]["id"], "type": "function", "function": {"name": calls[t]["function"]["name"], "arguments": ""}}
+                    yield chunk(k, {"tool_calls": [head_delta]}, ids, at)
+                    at += len(ids)
+                    continue
+                for shown, ids in groups:
+                    if kind == "markup":
+                        if want_ids:
+                            yield chunk(k, {}, ids, at)
+                    elif kind == "reasoning":
+                        yield chunk(k, {f: shown for f in fields}, ids, at)
+                    elif kind == "content":
+                        yield chunk(k, {"content": shown}, ids, at)
+                    elif kind == "args":
+                        yield chunk(k, {"tool_calls": [{"index": t, "function": {"arguments": shown}}]}, ids, at)
+                    else:
+                        yield chunk(k, {} if calls else {"content": ""}, ids, at, choice["finish_reason"])
+                    at += len(ids)
+        if (request.get("stream_options") or {}).get("include_usage"):
+            yield sse({**head, "choices": [], "usage": whole["usage"]})
+        yield sse("[DONE]")
+
+    # -- completions ----------------------------------------------------------------------------
+
+    def completion(self, request: dict[str, Any]) -> tuple[dict[str, Any], list[Group]]:
+        """A text completion: an echo of the prompt's end, then the end-of-turn token."""
+        prompt = self.prompt_ids(request)
+        tail = self.tok.decode(prompt[-8:], skip_special_tokens=True).strip()
+        groups: list[Group] = [*self.groups(f" Echo: {tail}."), ("", [self.eos])]
+        ids = [i for _, g in groups for i in g]
+        want_ids, want_lp = request.get("return_token_ids") is True, request.get("logprobs") is not None
+        body: dict[str, Any] = {
+            "id": "cmpl-" + format(abs(hash(tuple(prompt))) % 16**16, "016x"),
+            "object": "text_completion",
+            "created": 1750000000,
+            "model": request.get("model") or "scripted",
+            "choices": [
+                {
+                    "index": 0,
+                    "text": "".join(text for text, _ in groups),
+                    "logprobs": self.text_logprobs(groups, 0) if want_lp else None,
+                    "finish_reason": "stop",
+                    "stop_reason": None,
+                    "prompt_logprobs": None,
+                    "prompt_token_ids": prompt if want_ids else None,
+                    "token_ids": ids if want_ids else None,
+                }
+            ],
+            "usage": {"prompt_tokens": len(prompt), "total_tokens": len(prompt) + len(ids), "completion_tokens": len(ids)},
+        }
+        return body, groups
+
+    def text_logprobs(self, groups: list[Group], at: int) -> dict[str, Any]:
+        tokens = [self.tok.decode([i], skip_special_tokens=False) for _, g in groups for i in g]
+        ids = [i for _, g in groups for i in g]
+        lps = [self.logprob(i, p) for p, i in enumerate(ids, start=at)]
+        offsets, pos = [], 0
+        for token in tokens:
+            offsets.append(pos)
+            pos += len(token)
+        return {"text_offset": offsets, "token_logprobs": lps, "tokens": tokens, "top_logprobs": [{t: lp} for t, lp in zip(tokens, lps, strict=True)]}
+
+    def completion_frames(self, request: dict[str, Any]) -> Iterator[bytes]:
+        body, groups = self.completion(request)
+        choice = body["choices"][0]
+        want_lp = choice["logprobs"] is not None
+        head = {k: body[k] for k in ("id", "object", "created", "model")}
+        at = 0
+        for n, (text, ids) in enumerate(groups):
+            last = n == len(groups) - 1
+            out = {
+                "index": 0,
+                "text": text,
+                "logprobs": self.text_logprobs([(text, ids)], at) if want_lp else None,
+                "finish_reason": "stop" if last else None,
+                "stop_reason": None,
+                "token_ids": ids if choice["token_ids"] is not None else None,
+            }
+            if n == 0:
+                out["prompt_token_ids"] = choice["prompt_token_ids"]
+            at += len(ids)
+            yield sse({**head, "choices": [out]})
+        if (request.get("stream_options") or {}).get("include_usage"):
+            yield sse({**head, "choices": [], "usage": body["usage"]})
+        yield sse("[DONE]")
+
+
+async def answer(model: TokenModel, send: Any, request: dict[str, Any], completion: dict[str, Any] | None, headers: dict[bytes, bytes], delay: float = 0.0) -> None:
+    """Answer a chat request (given its completion) or, with `completion` None, a text completion."""
+    import asyncio
+
+    compact = headers.get(b"x-script-raw-args") == b"compact"
+    stream = bool(request.get("stream"))
+    if completion is None:
+        frames = model.completion_frames(request) if stream else iter([json.dumps(model.completion(request)[0]).encode()])
+    else:
+        frames = model.chat_frames(request, completion, compact) if stream else iter([json.dumps(model.chat(request, completion, compact)).encode()])
+    kind = b"text/event-stream" if stream else b"application/json"
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]})
+    for frame in frames:
+        await send({"type": "http.response.body", "body": frame, "more_body": True})
+        if delay and stream:
+            await asyncio.sleep(delay)
+    await send({"type": "http.response.body", "body": b""})

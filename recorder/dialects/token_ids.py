@@ -1,0 +1,269 @@
+"""vLLM's token-id extension of the Chat Completions and Completions wire formats.
+
+With `return_token_ids: true` vLLM adds the ids it really used:
+- Chat, whole body: `prompt_token_ids` at the top, `token_ids` on each choice.
+- Chat, stream: `prompt_token_ids` on the first chunk, and on every later chunk each choice's new
+  `token_ids`. Tokens a parser swallows (`<think>`, `<tool_call>`, ...) come in chunks whose delta
+  is empty `{}`: they exist only to carry ids.
+- Completions: `prompt_token_ids` and `token_ids` on each choice, whole or streamed.
+With `logprobs` (`true` for chat, an integer for completions) each choice carries per-token logprobs.
+
+Asked without the parameter, vLLM sends the same keys as `null`. So giving a client back what it
+would have seen means setting what tracemill asked for back to null, and dropping the chunks that
+only existed to carry ids. The helpers here work on bytes and parsed JSON; they never do I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+CHAT, COMPLETIONS = "chat", "completions"
+RETURN_IDS, LOGPROBS = "return_token_ids", "logprobs"
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+
+
+def kind_of(method: str, path: str) -> str | None:
+    """Which token-capable dialect a request speaks: CHAT, COMPLETIONS or None."""
+    if method != "POST":
+        return None
+    path = path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        return CHAT
+    if path.endswith("/v1/completions") or path == "/completions":
+        return COMPLETIONS
+    return None
+
+
+def inject(body: bytes, kind: str, logprobs: bool) -> tuple[bytes, tuple[str, ...]]:
+    """Add `return_token_ids` (and `logprobs`) to a JSON object body unless the client set them.
+
+    A splice after the opening brace: the client's own bytes are kept as they were, and nothing is
+    parsed. A key can only be spotted at the top level or in a nested object, never inside a string
+    (its quotes would be escaped), so a false match only means asking for nothing.
+    """
+    start = len(body) - len(body.lstrip())
+    if body[start : start + 1] != b"{":
+        return body, ()
+    added: list[bytes] = []
+    names: list[str] = []
+    if b'"return_token_ids"' not in body:
+        added.append(b'"return_token_ids":true')
+        names.append(RETURN_IDS)
+    if logprobs and b'"logprobs"' not in body:
+        added.append(b'"logprobs":true' if kind == CHAT else b'"logprobs":0')
+        names.append(LOGPROBS)
+    if not added:
+        return body, ()
+    rest = body[start + 1 :]
+    joiner = b"," if rest.strip()[:1] not in (b"}", b"") else b""
+    return body[: start + 1] + b",".join(added) + joiner + rest, tuple(names)
+
+
+def strip(obj: Any, kind: str, injected: Iterable[str], stream: bool) -> bool:
+    """Set the injected fields of one parsed body or chunk back to null, in place.
+
+    Returns False for a chat chunk that only carried ids (an empty delta and no finish): without the
+    parameter vLLM would not have sent it at all.
+    """
+    if not isinstance(obj, dict):
+        return True
+    ids, logprobs = RETURN_IDS in injected, LOGPROBS in injected
+    if ids and obj.get("prompt_token_ids") is not None:
+        obj["prompt_token_ids"] = None
+    choices = obj.get("choices")
+    if not isinstance(choices, list):
+        return True
+    only_ids = bool(choices) and kind == CHAT and stream and not obj.get("usage")
+    for choice in choices:
+        if not isinstance(choice, dict):
+            only_ids = False
+            continue
+        if ids:
+            for key in ("token_ids", "prompt_token_ids"):
+                if choice.get(key) is not None:
+                    choice[key] = None
+        if logprobs and choice.get("logprobs") is not None:
+            choice["logprobs"] = None
+        if choice.get("delta") != {} or choice.get("finish_reason") is not None or choice.get("logprobs") is not None:
+            only_ids = False
+    return not (only_ids and ids)
+
+
+def dumps_like(obj: Any, original: bytes) -> bytes:
+    """Serialise `obj` in the style of the JSON text it came from: compact or spaced, ASCII or not."""
+    spaced = b'": ' in original or b'", "' in original
+    separators = (", ", ": ") if spaced else (",", ":")
+    return json.dumps(obj, separators=separators, ensure_ascii=original.isascii()).encode()
+
+
+def strip_body(body: bytes, kind: str, injected: Iterable[str]) -> bytes:
+    """A whole JSON answer without what tracemill asked for; other bodies unchanged."""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        return body
+    if not isinstance(obj, dict):
+        return body
+    strip(obj, kind, injected, stream=False)
+    return dumps_like(obj, body)
+
+
+def strip_event(event: bytes, kind: str, injected: tuple[str, ...]) -> bytes | None:
+    """One SSE event (its bytes, up to and including the blank line): rewritten, unchanged, or None to drop."""
+    if not _touched(event, injected):
+        return event
+    lines = event.splitlines(keepends=True)
+    data_at = [i for i, line in enumerate(lines) if line.startswith(b"data:")]
+    if len(data_at) != 1:
+        return event  # no data, or data split over several lines: not a vLLM chunk
+    line = lines[data_at[0]]
+    payload = line[5:].strip()
+    try:
+        obj = json.loads(payload)
+    except ValueError:
+        return event  # [DONE] and anything else that is not JSON
+    if not strip(obj, kind, injected, stream=True):
+        return None
+    ending = line[len(line.rstrip(b"\r\n")) :]
+    lines[data_at[0]] = b"data: " + dumps_like(obj, payload) + ending
+    return b"".join(lines)
+
+
+def _touched(event: bytes, injected: tuple[str, ...]) -> bool:
+    """Whether an event may hold something to strip: a cheap look that spares most events a parse."""
+    if RETURN_IDS in injected and b"token_ids" in event:
+        return True
+    return LOGPROBS in injected and (b'"logprobs":{' in event or b'"logprobs": {' in event)
+
+
+class StreamStripper:
+    """Rewrites an SSE byte stream event by event; an event split across chunks waits for its end."""
+
+    __slots__ = ("_buf", "injected", "kind")
+
+    def __init__(self, kind: str, injected: tuple[str, ...]) -> None:
+        self.kind, self.injected = kind, injected
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> bytes:
+        buf = self._buf + chunk if self._buf else chunk
+        out: list[bytes] = []
+        start = 0
+        for match in _EVENT_END.finditer(buf):
+            event = strip_event(buf[start : match.end()], self.kind, self.injected)
+            if event is not None:
+                out.append(event)
+            start = match.end()
+        self._buf = buf[start:]
+        return b"".join(out)
+
+    def close(self) -> bytes:
+        """What is left when the stream ends: an unterminated last event, as it came."""
+        rest, self._buf = self._buf, b""
+        return rest
+
+
+def strip_stream(body: bytes, kind: str, injected: tuple[str, ...]) -> bytes:
+    stripper = StreamStripper(kind, injected)
+    return stripper.feed(body) + stripper.close()
+
+
+@dataclass
+class ChoiceIds:
+    """The ids one choice came with, gathered from a body or a whole stream."""
+
+    index: int
+    prompt_ids: list[int] | None = None
+    completion_ids: list[int] = field(default_factory=list)
+    logprobs: list[float] = field(default_factory=list)
+    saw_ids: bool = False
+    problems: list[str] = field(default_factory=list)
+
+
+def _ints(value: Any) -> list[int] | None:
+    if isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return value
+    return None
+
+
+def _logprobs(kind: str, value: Any) -> list[float]:
+    """The sampled tokens' logprobs from a choice's `logprobs` object, in order."""
+    if not isinstance(value, dict):
+        return []
+    if kind == CHAT:
+        return [float(e["logprob"]) for e in value.get("content") or [] if isinstance(e, dict) and isinstance(e.get("logprob"), (int, float))]
+    return [float(v) if isinstance(v, (int, float)) else float("nan") for v in value.get("token_logprobs") or []]
+
+
+def _text_arrived(kind: str, choice: dict[str, Any]) -> bool:
+    if kind == COMPLETIONS:
+        return bool(choice.get("text"))
+    delta = choice.get("delta") or {}
+    if any(isinstance(v, str) and v for k, v in delta.items() if k != "role"):
+        return True
+    return any(((c or {}).get("function") or {}).get("arguments") for c in delta.get("tool_calls") or [])
+
+
+def collect(kind: str, bodies: Iterable[Any], stream: bool) -> tuple[dict[int, ChoiceIds], dict[str, Any] | None]:
+    """Every choice's ids from a whole body (one item) or a stream's parsed chunks; plus the usage seen."""
+    choices: dict[int, ChoiceIds] = {}
+    prompt: list[int] | None = None
+    usage = None
+    for n, obj in enumerate(bodies):
+        if not isinstance(obj, dict):
+            continue
+        prompt = prompt or _ints(obj.get("prompt_token_ids"))
+        usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else usage
+        for raw in obj.get("choices") or []:
+            if not isinstance(raw, dict):
+                continue
+            index = raw.get("index", 0) if isinstance(raw.get("index"), int) else 0
+            choice = choices.setdefault(index, ChoiceIds(index))
+            choice.prompt_ids = choice.prompt_ids or _ints(raw.get("prompt_token_ids"))
+            ids = _ints(raw.get("token_ids"))
+            if ids is not None:
+                choice.saw_ids = True
+                choice.completion_ids.extend(ids)
+            elif stream and (_text_arrived(kind, raw) or raw.get("finish_reason")):
+                choice.problems.append(f"chunk {n} carried text but no token_ids")
+            choice.logprobs.extend(_logprobs(kind, raw.get("logprobs")))
+    for choice in choices.values():
+        choice.prompt_ids = choice.prompt_ids or prompt
+    return choices, usage
+
+
+def check(choices: dict[int, ChoiceIds], usage: dict[str, Any] | None) -> None:
+    """Add the problems a set of choices shows as a whole: missing prompt ids, counts that disagree."""
+    total = 0
+    for choice in choices.values():
+        if not choice.saw_ids:
+            continue
+        total += len(choice.completion_ids)
+        if choice.prompt_ids is None:
+            choice.problems.append("no prompt_token_ids")
+        if choice.logprobs and len(choice.logprobs) != len(choice.completion_ids):
+            choice.problems.append(f"{len(choice.logprobs)} logprobs for {len(choice.completion_ids)} ids")
+        said = (usage or {}).get("prompt_tokens")
+        if isinstance(said, int) and choice.prompt_ids is not None and said != len(choice.prompt_ids):
+            choice.problems.append(f"usage says {said} prompt tokens, {len(choice.prompt_ids)} ids came")
+    seen = [c for c in choices.values() if c.saw_ids]
+    said = (usage or {}).get("completion_tokens")
+    if seen and len(seen) == len(choices) and isinstance(said, int) and said != total:
+        seen[0].problems.append(f"usage says {said} completion tokens, {total} ids came")
+
+
+def parse_stream(body: bytes) -> Iterator[Any]:
+    """The JSON chunks of an SSE body (the recorder's side; the hot path never calls this)."""
+    from recorder.sse import parse_all
+
+    for event in parse_all([body]):
+        data = event.data.strip()
+        if data and data != "[DONE]":
+            try:
+                yield json.loads(data)
+            except ValueError:
+                continue
