@@ -51,7 +51,9 @@ class Capture:
         self._stripper: token_ids.StreamStripper | None = None
         self._buffer: list[bytes] = []
 
-    async def settle(self, client: httpx2.AsyncClient, method: str, url: str, headers: RawHeaders, response: httpx2.Response) -> httpx2.Response:
+    async def settle(
+        self, client: httpx2.AsyncClient, method: str, url: str, headers: RawHeaders, response: httpx2.Response
+    ) -> httpx2.Response:
         """If the upstream refused the injected fields, send the client's own request instead, once,
         and stop asking this upstream. Any other answer is returned as it came."""
         if not self.record.injected or response.status_code not in _REFUSAL_STATUSES:
@@ -59,8 +61,13 @@ class Capture:
         raw = b"".join([chunk async for chunk in response.aiter_raw()])
         await response.aclose()
         if not any(name.encode() in raw for name in self.record.injected):
-            return httpx2.Response(response.status_code, headers=response.headers.raw, content=raw, request=response.request)
-        why = f"the upstream refused {', '.join(self.record.injected)} (HTTP {response.status_code}); token capture is off for it until tracemill restarts"
+            return httpx2.Response(
+                response.status_code, headers=response.headers.raw, content=raw, request=response.request
+            )
+        why = (
+            f"the upstream refused {', '.join(self.record.injected)} (HTTP {response.status_code}); "
+            "token capture is off for it until tracemill restarts"
+        )
         log.warning("%s: %s", url, why)
         self.capturer.refused = self.record.refused = why
         return await client.send(httpx2.Request(method, url, headers=headers, content=self.original), stream=True)
@@ -69,7 +76,12 @@ class Capture:
         """The headers for the client; a body that will be rewritten loses its Content-Length."""
         raw = response.headers.raw
         encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        self._rewrite = bool(self.record.injected) and not self.record.refused and response.status_code < 400 and encoding in ("", "identity")
+        self._rewrite = (
+            bool(self.record.injected)
+            and not self.record.refused
+            and response.status_code < 400
+            and encoding in ("", "identity")
+        )
         if self._rewrite and "text/event-stream" in response.headers.get("content-type", ""):
             self._stripper = token_ids.StreamStripper(self.record.kind, self.record.injected)
         out = downstream_headers(raw)

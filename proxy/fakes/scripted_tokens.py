@@ -31,20 +31,23 @@ class TokenModel:
     def __init__(self, tokenizer: str) -> None:
         from transformers import AutoTokenizer
 
-        self.tok: Any = AutoTokenizer.from_pretrained(tokenizer)
-        self.eos: int = self.tok.convert_tokens_to_ids("<|im_end|>")
+        tok: Any = AutoTokenizer.from_pretrained(tokenizer)
+        self.tok = tok
+        self.eos: int = tok.convert_tokens_to_ids("<|im_end|>")
 
     # -- tokens ---------------------------------------------------------------------------------
 
     def prompt_ids(self, request: dict[str, Any]) -> list[int]:
         if "messages" in request:
-            text = self.tok.apply_chat_template(request["messages"], tools=request.get("tools") or None, tokenize=False, add_generation_prompt=True)
+            text = self.tok.apply_chat_template(
+                request["messages"], tools=request.get("tools") or None, tokenize=False, add_generation_prompt=True
+            )
         else:
             prompt = request.get("prompt")
             if isinstance(prompt, list) and all(isinstance(i, int) for i in prompt):
                 return list(prompt)
             text = prompt if isinstance(prompt, str) else ""
-        return self.tok.encode(text, add_special_tokens=False)
+        return list(self.tok.encode(text, add_special_tokens=False))
 
     def groups(self, text: str) -> list[Group]:
         """A part's tokens, grouped so that every group shows whole characters."""
@@ -66,7 +69,9 @@ class TokenModel:
         content = []
         for p, token in enumerate(ids, start=offset):
             piece = self.tok.decode([token], skip_special_tokens=False)
-            content.append({"token": piece, "logprob": self.logprob(token, p), "bytes": list(piece.encode()), "top_logprobs": []})
+            content.append(
+                {"token": piece, "logprob": self.logprob(token, p), "bytes": list(piece.encode()), "top_logprobs": []}
+            )
         return {"content": content}
 
     # -- chat -----------------------------------------------------------------------------------
@@ -112,7 +117,11 @@ class TokenModel:
         out = {k: v for k, v in completion.items() if k not in ("choices", "usage")}
         generated = sum(len(c["token_ids"] or self.chat_ids(c["message"], compact)) for c in choices)
         out["choices"] = choices
-        out["usage"] = {"prompt_tokens": len(prompt), "total_tokens": len(prompt) + generated, "completion_tokens": generated}
+        out["usage"] = {
+            "prompt_tokens": len(prompt),
+            "total_tokens": len(prompt) + generated,
+            "completion_tokens": generated,
+        }
         out["prompt_token_ids"] = prompt if want_ids else None
         return out
 
@@ -120,11 +129,29 @@ class TokenModel:
         """The stream of `completion`: one chunk per token group, ids and logprobs as asked."""
         whole = self.chat(request, {**completion, "choices": completion["choices"]}, compact)
         want_ids, want_lp = request.get("return_token_ids") is True, bool(request.get("logprobs"))
-        head = {"id": completion["id"], "object": "chat.completion.chunk", "created": completion["created"], "model": completion["model"]}
+        head = {
+            "id": completion["id"],
+            "object": "chat.completion.chunk",
+            "created": completion["created"],
+            "model": completion["model"],
+        }
 
         def chunk(k: int, delta: dict[str, Any], ids: list[int], at: int, finish: str | None = None) -> bytes:
             lp = self.chat_logprobs(ids, at) if want_lp else None
-            return sse({**head, "choices": [{"index": k, "delta": delta, "logprobs": lp, "finish_reason": finish, "token_ids": ids if want_ids else None}]})
+            return sse(
+                {
+                    **head,
+                    "choices": [
+                        {
+                            "index": k,
+                            "delta": delta,
+                            "logprobs": lp,
+                            "finish_reason": finish,
+                            "token_ids": ids if want_ids else None,
+                        }
+                    ],
+                }
+            )
 
         for choice in completion["choices"]:
             k, message = choice["index"], choice["message"]
@@ -137,7 +164,12 @@ class TokenModel:
                 groups = self.groups(text)
                 if kind == "call":  # the parser sends the call's head once its name is known
                     ids = [i for _, g in groups for i in g]
-                    head_delta = {"index": t, "id": calls[t]["id"], "type": "function", "function": {"name": calls[t]["function"]["name"], "arguments": ""}}
+                    head_delta = {
+                        "index": t,
+                        "id": calls[t]["id"],
+                        "type": "function",
+                        "function": {"name": calls[t]["function"]["name"], "arguments": ""},
+                    }
                     yield chunk(k, {"tool_calls": [head_delta]}, ids, at)
                     at += len(ids)
                     continue
@@ -184,7 +216,11 @@ class TokenModel:
                     "token_ids": ids if want_ids else None,
                 }
             ],
-            "usage": {"prompt_tokens": len(prompt), "total_tokens": len(prompt) + len(ids), "completion_tokens": len(ids)},
+            "usage": {
+                "prompt_tokens": len(prompt),
+                "total_tokens": len(prompt) + len(ids),
+                "completion_tokens": len(ids),
+            },
         }
         return body, groups
 
@@ -196,7 +232,12 @@ class TokenModel:
         for token in tokens:
             offsets.append(pos)
             pos += len(token)
-        return {"text_offset": offsets, "token_logprobs": lps, "tokens": tokens, "top_logprobs": [{t: lp} for t, lp in zip(tokens, lps, strict=True)]}
+        return {
+            "text_offset": offsets,
+            "token_logprobs": lps,
+            "tokens": tokens,
+            "top_logprobs": [{t: lp} for t, lp in zip(tokens, lps, strict=True)],
+        }
 
     def completion_frames(self, request: dict[str, Any]) -> Iterator[bytes]:
         body, groups = self.completion(request)
@@ -223,16 +264,29 @@ class TokenModel:
         yield sse("[DONE]")
 
 
-async def answer(model: TokenModel, send: Any, request: dict[str, Any], completion: dict[str, Any] | None, headers: dict[bytes, bytes], delay: float = 0.0) -> None:
+async def answer(
+    model: TokenModel,
+    send: Any,
+    request: dict[str, Any],
+    completion: dict[str, Any] | None,
+    headers: dict[bytes, bytes],
+    delay: float = 0.0,
+) -> None:
     """Answer a chat request (given its completion) or, with `completion` None, a text completion."""
     import asyncio
 
     compact = headers.get(b"x-script-raw-args") == b"compact"
     stream = bool(request.get("stream"))
     if completion is None:
-        frames = model.completion_frames(request) if stream else iter([json.dumps(model.completion(request)[0]).encode()])
+        frames = (
+            model.completion_frames(request) if stream else iter([json.dumps(model.completion(request)[0]).encode()])
+        )
     else:
-        frames = model.chat_frames(request, completion, compact) if stream else iter([json.dumps(model.chat(request, completion, compact)).encode()])
+        frames = (
+            model.chat_frames(request, completion, compact)
+            if stream
+            else iter([json.dumps(model.chat(request, completion, compact)).encode()])
+        )
     kind = b"text/event-stream" if stream else b"application/json"
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]})
     for frame in frames:

@@ -195,7 +195,11 @@ def _logprobs(kind: str, value: Any) -> list[float]:
     if not isinstance(value, dict):
         return []
     if kind == CHAT:
-        return [float(e["logprob"]) for e in value.get("content") or [] if isinstance(e, dict) and isinstance(e.get("logprob"), (int, float))]
+        return [
+            float(e["logprob"])
+            for e in value.get("content") or []
+            if isinstance(e, dict) and isinstance(e.get("logprob"), (int, float))
+        ]
     return [float(v) if isinstance(v, (int, float)) else float("nan") for v in value.get("token_logprobs") or []]
 
 

@@ -89,14 +89,18 @@ def token_rows(ev: LLMExchange, capture: TokenCapture, body: bytes, streamed: bo
                     "logprobs": pack_floats(choice.logprobs),
                     "prompt_len": len(choice.prompt_ids) if choice.prompt_ids is not None else None,
                     "completion_len": len(choice.completion_ids),
-                    "detail": "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "") if problems else None,
+                    "detail": "; ".join(problems[:5]) + (f" (+{len(problems) - 5} more)" if len(problems) > 5 else "")
+                    if problems
+                    else None,
                 },
             )
         )
     return rows
 
 
-def captured_rows(ev: LLMExchange, build_exchange: Callable[[LLMExchange], Row], decode: Callable[[bytes, LLMExchange], bytes]) -> list[Row]:
+def captured_rows(
+    ev: LLMExchange, build_exchange: Callable[[LLMExchange], Row], decode: Callable[[bytes, LLMExchange], bytes]
+) -> list[Row]:
     """The exchange row (from the client's view of the answer) plus its token rows."""
     capture = ev.tokens
     assert capture is not None

@@ -33,10 +33,22 @@ async def token_upstream(tiny_model):
 
 @pytest.mark.parametrize("logprobs", [False, True])
 @pytest.mark.parametrize("stream", [False, True])
-async def test_client_sees_the_bytes_it_would_have_seen_and_the_store_holds_the_upstreams_ids(tmp_path, token_upstream, stream, logprobs):
+async def test_client_sees_the_bytes_it_would_have_seen_and_the_store_holds_the_upstreams_ids(
+    tmp_path, token_upstream, stream, logprobs
+):
     up, upstream = token_upstream
     db = tmp_path / "t.db"
-    payload = {"model": "q", "messages": MESSAGES, "tools": TOOLS, "stream": stream, "stream_options": {"include_usage": True}} if stream else {"model": "q", "messages": MESSAGES, "tools": TOOLS}
+    payload = (
+        {
+            "model": "q",
+            "messages": MESSAGES,
+            "tools": TOOLS,
+            "stream": stream,
+            "stream_options": {"include_usage": True},
+        }
+        if stream
+        else {"model": "q", "messages": MESSAGES, "tools": TOOLS}
+    )
     async with proxy_for(up, db, capture_tokens=True, capture_logprobs=logprobs) as (proxy, _):
         direct = await post(up + "/v1/chat/completions", payload)
         proxied = await post(proxy + "/v1/chat/completions", payload)
@@ -46,13 +58,17 @@ async def test_client_sees_the_bytes_it_would_have_seen_and_the_store_holds_the_
         (tokens,) = await wait_rows(db, 1, TOKENS_SQL)
     assert proxied.status_code == 200 and proxied.content == direct.content  # byte for byte
     assert asked["return_token_ids"] is True and ("logprobs" in asked) == logprobs
-    assert b"token_ids\": [" not in proxied.content and b'"logprobs": {' not in proxied.content
+    assert b'token_ids": [' not in proxied.content and b'"logprobs": {' not in proxied.content
     if stream:
         chunks = [json.loads(line[6:]) for line in truth.text.splitlines() if line.startswith("data: {")]
         prompt = next(c["prompt_token_ids"] for c in chunks if c.get("prompt_token_ids"))
         completion = [i for c in chunks for ch in c["choices"] for i in ch.get("token_ids") or []]
-        lps = [e["logprob"] for c in chunks for ch in c["choices"] for e in (ch.get("logprobs") or {}).get("content") or []]
-        assert any(ch["delta"] == {} and ch["finish_reason"] is None for c in chunks for ch in c["choices"])  # ids-only chunks exist upstream
+        lps = [
+            e["logprob"] for c in chunks for ch in c["choices"] for e in (ch.get("logprobs") or {}).get("content") or []
+        ]
+        assert any(
+            ch["delta"] == {} and ch["finish_reason"] is None for c in chunks for ch in c["choices"]
+        )  # ids-only chunks exist upstream
     else:
         body = truth.json()
         prompt, completion = body["prompt_token_ids"], body["choices"][0]["token_ids"]
@@ -100,7 +116,9 @@ async def test_an_upstream_that_ignores_the_parameter_still_works_and_nothing_is
     async with running(ScriptedUpstream()) as up, proxy_for(up, tmp_path / "t.db", capture_tokens=True) as (proxy, _):
         for stream in (False, True):
             payload = {"model": "q", "messages": MESSAGES, "stream": stream}
-            assert (await post(proxy + "/v1/chat/completions", payload)).content == (await post(up + "/v1/chat/completions", payload)).content
+            assert (await post(proxy + "/v1/chat/completions", payload)).content == (
+                await post(up + "/v1/chat/completions", payload)
+            ).content
         got = await wait_rows(tmp_path / "t.db", 2, TOKENS_SQL)
     assert [(r["status"], r["prompt_ids"], r["completion_ids"]) for r in got] == [("missing", None, None)] * 2
     assert "sent no token ids" in got[0]["detail"]
@@ -111,7 +129,18 @@ class Strict:
 
     def __init__(self) -> None:
         self.bodies: list[dict] = []
-        self.inner = Canned([json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}]}).encode()], content_type=b"application/json")
+        self.inner = Canned(
+            [
+                json.dumps(
+                    {
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}
+                        ]
+                    }
+                ).encode()
+            ],
+            content_type=b"application/json",
+        )
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http":
@@ -119,8 +148,12 @@ class Strict:
             body = json.loads(message["body"])
             self.bodies.append(body)
             if "return_token_ids" in body:
-                error = json.dumps({"error": {"message": "Unrecognized request argument supplied: return_token_ids"}}).encode()
-                await send({"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]})
+                error = json.dumps(
+                    {"error": {"message": "Unrecognized request argument supplied: return_token_ids"}}
+                ).encode()
+                await send(
+                    {"type": "http.response.start", "status": 400, "headers": [(b"content-type", b"application/json")]}
+                )
                 await send({"type": "http.response.body", "body": error})
                 return
             replay = [message]
@@ -142,7 +175,9 @@ async def test_an_upstream_that_refuses_the_parameter_gets_the_clients_own_reque
         exchanges = rows(tmp_path / "t.db")
     assert first.status_code == second.status_code == 200 and first.json()["choices"][0]["message"]["content"] == "hi"
     assert ["return_token_ids" in b for b in strict.bodies] == [True, False, False]
-    assert [r["status"] for r in got] == ["missing", "missing"] and "refused return_token_ids (HTTP 400)" in got[0]["detail"]
+    assert [r["status"] for r in got] == ["missing", "missing"] and "refused return_token_ids (HTTP 400)" in got[0][
+        "detail"
+    ]
     assert [e["status"] for e in exchanges] == [200, 200] and exchanges[0]["error"] is None
 
 

@@ -29,28 +29,47 @@ def test_inject_splices_after_the_brace_and_keeps_the_clients_bytes():
     body = b'  {"model": "m",\n "messages": []}'
     sent, names = inject(body, CHAT, logprobs=True)
     assert sent == b'  {"return_token_ids":true,"logprobs":true,"model": "m",\n "messages": []}'
-    assert json.loads(sent) == {"return_token_ids": True, "logprobs": True, "model": "m", "messages": []} and names == BOTH
+    assert (
+        json.loads(sent) == {"return_token_ids": True, "logprobs": True, "model": "m", "messages": []} and names == BOTH
+    )
     assert inject(b"{}", CHAT, False) == (b'{"return_token_ids":true}', IDS)
     assert inject(b'{"prompt": "x"}', COMPLETIONS, True)[0] == b'{"return_token_ids":true,"logprobs":0,"prompt": "x"}'
 
 
 def test_inject_leaves_what_the_client_set_and_what_is_not_an_object():
-    assert inject(b'{"return_token_ids": false, "logprobs": false}', CHAT, True) == (b'{"return_token_ids": false, "logprobs": false}', ())
+    assert inject(b'{"return_token_ids": false, "logprobs": false}', CHAT, True) == (
+        b'{"return_token_ids": false, "logprobs": false}',
+        (),
+    )
     assert inject(b"[1, 2]", CHAT, True) == (b"[1, 2]", ()) and inject(b"not json", CHAT, True) == (b"not json", ())
     quoted = b'{"messages": [{"content": "say \\"return_token_ids\\""}]}'  # inside a string: not the key
     assert inject(quoted, CHAT, False)[1] == IDS
 
 
 def test_whole_bodies_get_nulls_back_in_their_own_style():
-    spaced = json.dumps({"choices": [{"index": 0, "token_ids": [1], "logprobs": {"content": []}}], "prompt_token_ids": [5]}).encode()
-    assert strip_body(spaced, CHAT, BOTH) == json.dumps({"choices": [{"index": 0, "token_ids": None, "logprobs": None}], "prompt_token_ids": None}).encode()
+    spaced = json.dumps(
+        {"choices": [{"index": 0, "token_ids": [1], "logprobs": {"content": []}}], "prompt_token_ids": [5]}
+    ).encode()
+    assert (
+        strip_body(spaced, CHAT, BOTH)
+        == json.dumps(
+            {"choices": [{"index": 0, "token_ids": None, "logprobs": None}], "prompt_token_ids": None}
+        ).encode()
+    )
     compact = '{"choices":[{"text":"é","token_ids":[1]}]}'.encode()
     assert strip_body(compact, COMPLETIONS, IDS) == '{"choices":[{"text":"é","token_ids":null}]}'.encode()
     assert strip_body(b"oops", CHAT, IDS) == b"oops"
 
 
 def chunk(delta: dict, ids: list[int] | None, finish: str | None = None, **top) -> bytes:
-    return b"data: " + json.dumps({"choices": [{"index": 0, "delta": delta, "finish_reason": finish, "token_ids": ids}], **top}, separators=(",", ":")).encode() + b"\n\n"
+    return (
+        b"data: "
+        + json.dumps(
+            {"choices": [{"index": 0, "delta": delta, "finish_reason": finish, "token_ids": ids}], **top},
+            separators=(",", ":"),
+        ).encode()
+        + b"\n\n"
+    )
 
 
 def test_streams_lose_ids_only_chunks_keep_events_whole_and_pass_the_rest_untouched():
@@ -63,9 +82,12 @@ def test_streams_lose_ids_only_chunks_keep_events_whole_and_pass_the_rest_untouc
     stripper = StreamStripper(CHAT, IDS)
     out = b"".join(stripper.feed(stream[i : i + 7]) for i in range(0, len(stream), 7)) + stripper.close()
     assert out == (
-        chunk({"role": "assistant", "content": ""}, None, prompt_token_ids=None) + chunk({"content": "Hi"}, None) + chunk({}, None, "stop") + plain
+        chunk({"role": "assistant", "content": ""}, None, prompt_token_ids=None)
+        + chunk({"content": "Hi"}, None)
+        + chunk({}, None, "stop")
+        + plain
     )
-    assert StreamStripper(CHAT, IDS).feed(b"data: {\"token_ids\": [1]") == b""  # half an event waits for its end
+    assert StreamStripper(CHAT, IDS).feed(b'data: {"token_ids": [1]') == b""  # half an event waits for its end
 
 
 def test_ids_are_collected_per_choice_and_gaps_are_named():
@@ -79,8 +101,14 @@ def test_ids_are_collected_per_choice_and_gaps_are_named():
     choices, usage = collect(CHAT, parse_stream(stream), stream=True)
     check(choices, usage)
     assert choices[0].prompt_ids == [1, 2] and choices[0].completion_ids == [3, 4]
-    assert choices[0].problems == ["chunk 2 carried text but no token_ids", "usage says 3 completion tokens, 2 ids came"]
-    whole = {"prompt_token_ids": [1], "choices": [{"index": 0, "token_ids": [7, 8], "logprobs": {"content": [{"logprob": -0.5}]}}]}
+    assert choices[0].problems == [
+        "chunk 2 carried text but no token_ids",
+        "usage says 3 completion tokens, 2 ids came",
+    ]
+    whole = {
+        "prompt_token_ids": [1],
+        "choices": [{"index": 0, "token_ids": [7, 8], "logprobs": {"content": [{"logprob": -0.5}]}}],
+    }
     choices, usage = collect(CHAT, [whole], stream=False)
     check(choices, usage)
     assert choices[0].completion_ids == [7, 8] and choices[0].problems == ["1 logprobs for 2 ids"]
