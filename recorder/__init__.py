@@ -8,7 +8,7 @@ read a store (episodes, exchanges, MCP calls, links, curation).
 
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
-from recorder.episodes.select import Filters
+from recorder.episodes.filters import Filters
 from recorder.events import LLMExchange, MCPMessage
 from recorder.ingest.redact import Redactor
 from recorder.recording import NullRecorder, Recorder

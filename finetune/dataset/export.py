@@ -8,7 +8,6 @@ merged into one struct padded with nulls.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import shutil
 import tempfile
@@ -19,6 +18,7 @@ from typing import Any
 
 from finetune.dataset.preference import preference_rows
 from finetune.dataset.row import episode_row
+from finetune.dataset.split import side
 from finetune.dataset.unroll import unroll
 from recorder import Curation, Episode, Filters, open_reader
 
@@ -31,14 +31,6 @@ class ExportOptions:
     unroll: str | None = None  # None, "assistant" or "user-turns"
     strip_system: bool = False
     test_split: float = 0.0
-
-
-def in_test(episode_id: str, ratio: float) -> bool:
-    """Whole episodes go to one side: a stable hash of the episode id decides."""
-    if ratio <= 0:
-        return False
-    digest = int(hashlib.sha256(episode_id.encode()).hexdigest()[:8], 16)
-    return digest / 0xFFFFFFFF < ratio
 
 
 def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None) -> Iterator[tuple[Episode, Curation]]:
@@ -86,7 +78,7 @@ _progress: Callable[[int], None] | None = None  # module-level: datasets pickles
 
 def _split_rows(db_path: str, options: ExportOptions, split: str) -> Iterator[dict[str, Any]]:
     for row in iter_rows(db_path, options, _progress if split == "train" else None):
-        if ("test" if in_test(_split_key(row), options.test_split) else "train") == split:
+        if side(row, options.test_split) == split:
             yield row
 
 
@@ -98,10 +90,6 @@ def _dataset(db_path: str, options: ExportOptions, split: str, cache: str) -> An
     return Dataset.from_generator(
         _split_rows, features=features(bool(options.unroll)), gen_kwargs={"db_path": db_path, "options": options, "split": split}, cache_dir=cache
     )
-
-
-def _split_key(row: dict[str, Any]) -> str:
-    return row.get("parent_id") or row.get("episode") or row["id"]
 
 
 def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions, progress: Callable[[int], None] | None = None) -> dict[str, int]:
@@ -116,9 +104,9 @@ def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions
         test_file = open(test_path, "w", encoding="utf-8") if test_path else contextlib.nullcontext(None)
         with open(out, "w", encoding="utf-8") as train_f, test_file as test_f:
             for row in rows:
-                side = "test" if in_test(_split_key(row), options.test_split) else "train"
-                (test_f if side == "test" else train_f).write(json.dumps(row, ensure_ascii=False) + "\n")
-                counts[side] += 1
+                which = side(row, options.test_split)
+                (test_f if which == "test" else train_f).write(json.dumps(row, ensure_ascii=False) + "\n")
+                counts[which] += 1
         return {k: v for k, v in counts.items() if v or k == "train"}
     global _progress
     _progress = progress

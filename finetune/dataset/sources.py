@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from finetune.dataset.export import ExportOptions, in_test, iter_rows
+from finetune.dataset.export import ExportOptions, iter_rows
 from finetune.dataset.unroll import unroll
 
 
@@ -57,14 +57,3 @@ def load_rows(source: str | None, db: str, options: ExportOptions) -> list[dict[
         else:
             rows.append(row)
     return rows
-
-
-def split(rows: list[dict[str, Any]], ratio: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Hold out whole episodes: every row of one episode lands on the same side."""
-    if ratio <= 0:
-        return rows, []
-    train = [r for r in rows if not in_test(r.get("parent_id") or r["id"], ratio)]
-    held = [r for r in rows if in_test(r.get("parent_id") or r["id"], ratio)]
-    if not train or not held:
-        raise DataError(f"--eval-split {ratio} leaves one side empty ({len(rows)} rows); record more episodes or change the split")
-    return train, held

@@ -50,7 +50,7 @@ def episode_filter_options(fn: Any) -> Any:
 
 
 def _check_rating(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    from recorder.episodes.select import RATING_CHOICES
+    from recorder.episodes.filters import RATING_CHOICES
 
     if value is None or value.lower() in RATING_CHOICES:
         return value.lower() if value else None
@@ -70,7 +70,7 @@ def make_filters(
     session: str | None, model: str | None, since: str | None, tag: str | None, include_excluded: bool,
     rating: str | None = None, min_rating: float | None = None, search: str | None = None,
 ) -> Any:
-    from recorder.episodes.select import Filters
+    from recorder.episodes.filters import Filters
 
     return Filters(
         session=session, model=model, since=parse_since(since), tag=tag, include_excluded=include_excluded,

@@ -80,14 +80,15 @@ def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, ses
     if dry_run:
         _dry_run(config, rows)
         return
-    from finetune.dataset.sources import DataError, split
+    from finetune.dataset.sources import DataError
+    from finetune.dataset.split import SplitError, split
     from finetune.train.backends import BackendError
 
     try:
         train_rows, eval_rows = split(rows, config.eval_split)
         Path(config.out).mkdir(parents=True, exist_ok=True)
         report = run(config, train_rows, eval_rows, say=click.echo)
-    except (BackendError, TrainError, DataError) as exc:
+    except (BackendError, TrainError, DataError, SplitError) as exc:
         raise click.ClickException(str(exc)) from None
     losses = report["losses"]
     click.echo(f"done: loss {losses['first']:.4f} -> {losses['final']:.4f} in {report['timings']['train_s']}s; wrote {config.out}/run.json")
@@ -139,12 +140,15 @@ def _dry_run(config: Any, rows: list[dict[str, Any]]) -> None:
 @common
 def eval_(ctx: click.Context, data, model, adapter, endpoint, limit, max_new_tokens, eval_split, out_path, compare_path, session, tag, since, include_excluded, **_: Any) -> None:  # type: ignore[no-untyped-def]
     """Replay held-out turns and score tool calls, text answers, syntax and reasoning length."""
-    from finetune.dataset.sources import split
+    from finetune.dataset.split import SplitError, split
     from finetune.evaluate import EndpointModel, LocalModel, compare, evaluate
 
     rows = _rows(ctx, data, "assistant", make_filters(session, None, since, tag, include_excluded))
     if eval_split:
-        rows = split(rows, eval_split)[1]
+        try:
+            rows = split(rows, eval_split)[1]
+        except SplitError as exc:
+            raise click.ClickException(str(exc)) from None
     judge = EndpointModel(endpoint, model, max_new_tokens) if endpoint else LocalModel(model, adapter, max_new_tokens)
     metrics = evaluate(rows, judge, limit)
     metrics["model"], metrics["adapter"], metrics["endpoint"] = model, adapter, endpoint

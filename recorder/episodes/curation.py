@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +24,8 @@ class Curation:
     dropped: list[tuple[int, int]] = field(default_factory=list)  # inclusive message index ranges
     strip_system: bool = False
     rating: str | float | None = None  # "good", "bad" or a numeric reward
-    edits: dict[int, dict[str, Any]] = field(default_factory=dict)  # index -> {"content": str, "arguments": {call: str}}
+    # message index -> {"content": str, "arguments": {tool call index: str}}
+    edits: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def drops(self, index: int) -> bool:
         return any(a <= index <= b for a, b in self.dropped)
@@ -68,7 +67,14 @@ def parse_rating(value: str | float | int) -> str | float:
     return number
 
 
-def check_edit(messages: list[dict[str, Any]], index: int, *, content: str | None = None, tool_call: int | None = None, arguments: str | None = None) -> dict[str, Any]:
+def check_edit(
+    messages: list[dict[str, Any]],
+    index: int,
+    *,
+    content: str | None = None,
+    tool_call: int | None = None,
+    arguments: str | None = None,
+) -> dict[str, Any]:
     """Validate an edit against the episode's messages; returns the log step's arguments."""
     if not 0 <= index < len(messages) or messages[index].get("role") != "assistant":
         raise ValueError(f"message {index} is not an assistant turn (only assistant turns can be edited)")
@@ -82,34 +88,34 @@ def check_edit(messages: list[dict[str, Any]], index: int, *, content: str | Non
     try:
         json.loads(arguments or "")
     except ValueError:
-        raise ValueError(f"the arguments of tool call {tool_call} must be JSON, e.g. {{\"city\": \"Paris\"}}") from None
+        raise ValueError(f'the arguments of tool call {tool_call} must be JSON, e.g. {{"city": "Paris"}}') from None
     return {"index": index, "tool_call": tool_call, "arguments": arguments}
 
 
-def record(db: sqlite3.Connection, episode_id: int, action: str, **args: Any) -> int:
+@dataclass(frozen=True)
+class Step:
+    """One entry of the log, as the store hands it back."""
+
+    id: int
+    at: float
+    episode_id: int
+    action: str
+    args: dict[str, Any]
+
+
+def validated(action: str, args: dict[str, Any]) -> dict[str, Any]:
+    """A step's arguments as they will be logged; ValueError for an unknown action or a bad rating."""
     if action not in (*ACTIONS, "undo"):
         raise ValueError(f"unknown curation action {action!r}")
     if action == "rate":
-        args = {"value": parse_rating(args.get("value"))}  # type: ignore[arg-type]
-    if db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone() is None:
-        raise LookupError(f"no episode {episode_id}")
-    cur = db.execute("INSERT INTO curation (at, episode_id, action, args) VALUES (?, ?, ?, ?)", (time.time(), episode_id, action, json.dumps(args)))
-    return int(cur.lastrowid or 0)
+        return {"value": parse_rating(args.get("value"))}  # type: ignore[arg-type]
+    return args
 
 
-def undo(db: sqlite3.Connection, episode_id: int) -> sqlite3.Row | None:
-    """Cancel the latest step still in force; returns it, or None when there is nothing to undo."""
-    live = _live(db.execute("SELECT * FROM curation WHERE episode_id = ? ORDER BY id", (episode_id,)).fetchall())
-    if not live:
-        return None
-    step = live[-1]
-    record(db, episode_id, "undo", step=step["id"])
-    return step
-
-
-def _live(rows: list[sqlite3.Row]) -> list[sqlite3.Row]:
-    undone = {json.loads(r["args"])["step"] for r in rows if r["action"] == "undo"}
-    return [r for r in rows if r["action"] != "undo" and r["id"] not in undone]
+def live(steps: list[Step]) -> list[Step]:
+    """The steps still in force, oldest first: not undos, and not undone."""
+    undone = {s.args["step"] for s in steps if s.action == "undo"}
+    return [s for s in steps if s.action != "undo" and s.id not in undone]
 
 
 def _apply(c: Curation, action: str, args: dict[str, Any]) -> None:
@@ -133,30 +139,26 @@ def _apply(c: Curation, action: str, args: dict[str, Any]) -> None:
             edit["content"] = args["content"]
 
 
-def state(db: sqlite3.Connection, episode_ids: list[int] | None = None) -> dict[int, Curation]:
-    """Replay the log into each episode's current state (all episodes with any log, or these)."""
-    if episode_ids is None:
-        rows = db.execute("SELECT * FROM curation ORDER BY id").fetchall()
-    elif episode_ids:
-        marks = ",".join("?" * len(episode_ids))
-        rows = db.execute(f"SELECT * FROM curation WHERE episode_id IN ({marks}) ORDER BY id", episode_ids).fetchall()
-    else:
-        rows = []
-    by_episode: dict[int, list[sqlite3.Row]] = {}
-    for r in rows:
-        by_episode.setdefault(r["episode_id"], []).append(r)
-    out: dict[int, Curation] = {}
-    for episode_id, steps in by_episode.items():
-        c = out[episode_id] = Curation()
-        for step in _live(steps):
-            _apply(c, step["action"], json.loads(step["args"]))
-    return out
+def replay(steps: list[Step]) -> Curation:
+    """One episode's state: its log, oldest first, replayed."""
+    c = Curation()
+    for step in live(steps):
+        _apply(c, step.action, step.args)
+    return c
 
 
-def history(db: sqlite3.Connection, episode_id: int) -> list[dict[str, Any]]:
-    rows = db.execute("SELECT * FROM curation WHERE episode_id = ? ORDER BY id", (episode_id,)).fetchall()
-    live = {r["id"] for r in _live(rows)}
-    return [{"id": r["id"], "at": r["at"], "action": r["action"], "args": json.loads(r["args"]), "in_force": r["id"] in live} for r in rows]
+def states(steps: list[Step]) -> dict[int, Curation]:
+    """Every episode with a log, replayed; steps of many episodes may be mixed, oldest first."""
+    by_episode: dict[int, list[Step]] = {}
+    for step in steps:
+        by_episode.setdefault(step.episode_id, []).append(step)
+    return {episode_id: replay(own) for episode_id, own in by_episode.items()}
+
+
+def history(steps: list[Step]) -> list[dict[str, Any]]:
+    """One episode's log for people: each step with whether it is still in force."""
+    in_force = {s.id for s in live(steps)}
+    return [{"id": s.id, "at": s.at, "action": s.action, "args": s.args, "in_force": s.id in in_force} for s in steps]
 
 
 def describe(step: dict[str, Any]) -> str:

@@ -8,18 +8,17 @@ curation log, whose appends are its only writes besides the derived tables. Noth
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from recorder.episodes import chain, curation, links, select
+from recorder.episodes import chain, curation
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
-from recorder.episodes.select import Filters
-from recorder.store import queries
+from recorder.episodes.filters import Filters
+from recorder.store import curation_log, episode_queries, linking, queries
 from recorder.store.sqlite import open_existing
 
 
@@ -48,7 +47,8 @@ class TraceReader:
 
     def refresh(self) -> None:
         """Chain new exchanges into episodes and link new MCP calls (incremental; cheap when nothing is new)."""
-        select.refresh(self._db)
+        chain.update(self._db)
+        linking.update(self._db)
 
     # Exchanges and MCP calls, as recorded
 
@@ -76,20 +76,30 @@ class TraceReader:
         `before` is the (started_at, id) of the last row of the previous page: keyset paging.
         """
         self.refresh()
-        return select.list_episodes(self._db, filters or Filters(), limit, before)
+        states = curation.states(curation_log.steps(self._db))
+        return episode_queries.summaries(self._db, filters or Filters(), states, limit, before)
 
     def iter_episodes(self, filters: Filters | None = None) -> Iterator[tuple[Episode, Curation]]:
         """Every matching episode in full, oldest first, one at a time: memory stays flat."""
         self.refresh()
-        return select.iter_episodes(self._db, filters or Filters())
+        return self._iter_episodes(filters or Filters())
+
+    def _iter_episodes(self, filters: Filters) -> Iterator[tuple[Episode, Curation]]:
+        states = curation.states(curation_log.steps(self._db))
+        for episode_id in episode_queries.ids(self._db, filters):
+            state = states.get(episode_id, Curation())
+            if filters.keeps(state):
+                episode = chain.conversation(self._db, episode_id)
+                if episode is not None:
+                    yield episode, state
 
     def count_episodes(self, filters: Filters | None = None) -> int:
         self.refresh()
-        return select.count(self._db, filters or Filters())
+        return episode_queries.count(self._db, filters or Filters())
 
     def has_episode(self, episode_id: int) -> bool:
         self.refresh()
-        return self._db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone() is not None
+        return episode_queries.exists(self._db, episode_id)
 
     def episode(self, episode_id: int) -> Episode | None:
         """One episode: the last request's messages plus its answer, each assistant turn with its reasoning."""
@@ -98,26 +108,30 @@ class TraceReader:
 
     def links(self, exchange_ids: list[int]) -> dict[str, dict[str, Any]]:
         """tool_call_id -> the MCP call linked to it: server, latency, result, how it was matched."""
-        return links.links_for(self._db, exchange_ids)
+        return linking.links_for(self._db, exchange_ids)
 
     # Curation: an append-only log per episode
 
     def curation(self, episode_id: int) -> Curation:
         """The episode's state after replaying its log."""
-        return curation.state(self._db, [episode_id]).get(episode_id, Curation())
+        return curation.replay(curation_log.steps(self._db, [episode_id]))
 
     def curation_history(self, episode_id: int) -> list[dict[str, Any]]:
         """Every step, oldest first, with whether it is still in force."""
-        return curation.history(self._db, episode_id)
+        return curation.history(curation_log.steps(self._db, [episode_id]))
 
     def curate(self, episode_id: int, action: str, **args: Any) -> int:
         """Append a step (tag, untag, exclude, include, drop_turns, strip_system, ...); returns its id.
 
         Raises LookupError for an unknown episode and ValueError for an unknown action.
         """
-        return curation.record(self._db, episode_id, action, **args)
+        return curation_log.append(self._db, episode_id, action, curation.validated(action, args))
 
     def undo(self, episode_id: int) -> dict[str, Any] | None:
         """Cancel the latest step still in force; returns it, or None when there is nothing to undo."""
-        step = curation.undo(self._db, episode_id)
-        return None if step is None else {**dict(step), "args": json.loads(step["args"])}
+        live = curation.live(curation_log.steps(self._db, [episode_id]))
+        if not live:
+            return None
+        step = live[-1]
+        curation_log.append(self._db, episode_id, "undo", {"step": step.id})
+        return {"id": step.id, "at": step.at, "episode_id": step.episode_id, "action": step.action, "args": step.args}

@@ -11,10 +11,7 @@ from openai import AsyncOpenAI
 
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
-from recorder.episodes import chain as episodes
-from recorder.episodes import links
-from recorder.episodes.select import refresh
-from recorder.store.sqlite import open_existing as open_db
+from recorder import open_reader
 from tests.support.mcp_harness import ROOT
 from tests.support.serving import start_serve
 
@@ -59,10 +56,9 @@ async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_to
         finally:
             proc.terminate()
             proc.wait(10)
-    conn = open_db(db)
-    refresh(conn)
-    (episode_id,) = [r[0] for r in conn.execute("SELECT id FROM episodes")]
-    episode = episodes.conversation(conn, episode_id)
+    reader = open_reader(db)
+    (episode_id,) = [e["id"] for e in reader.episodes()]
+    episode = reader.episode(episode_id)
     assert episode.session == ("run-1" if keyed else None)
     expected = [dict(m) for m in seen]
     expected[2]["reasoning_content"], expected[5]["reasoning_content"] = reasoning
@@ -72,7 +68,8 @@ async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_to
     assert got[5]["content"] == want[5]["content"] and got[5]["reasoning_content"] == reasoning[1]
     calls = seen[2]["tool_calls"]
     assert [c["function"]["name"] for c in calls] == ["echo", "echo"]  # two parallel calls to the same tool
-    linked = links.links_for(conn, episode.exchange_ids)
+    linked = reader.links(episode.exchange_ids)
+    reader.close()
     for call, tool_message in zip(calls, seen[3:5], strict=True):
         link = linked[call["id"]]
         assert link["server"] == "py" and link["latency_ms"] > 0

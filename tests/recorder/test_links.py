@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from recorder.episodes.select import refresh
+from recorder import open_reader
 from recorder.events import MCPMessage
 from recorder.ingest.event_rows import build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
 from recorder.store.sqlite import connect, insert_rows
-from recorder.store.sqlite import open_existing as open_db
 from tests.support.episode_data import add_exchange, assistant
+from tests.support.store_rows import rows as stored
 
 U = {"role": "user", "content": "go"}
 
@@ -30,9 +30,9 @@ def mcp_call(db, rpc_id: int, tool: str, args: dict, at: float, error: bool = Fa
 
 
 def linked(db) -> dict[str, tuple[str, str]]:
-    conn = open_db(db)
-    refresh(conn)
-    return {r["mcp_uid"]: (r["tool_call_id"], r["method"]) for r in conn.execute("SELECT * FROM links")}
+    with open_reader(db) as reader:
+        reader.refresh()
+    return {r["mcp_uid"]: (r["tool_call_id"], r["method"]) for r in stored(db, "SELECT * FROM links")}
 
 
 def test_identical_parallel_calls_pair_off_in_order_and_a_retry_is_marked(tmp_path):
