@@ -65,6 +65,9 @@ class MCPServerConfig:
     transport: str = "http"  # for url servers: "http" (streamable) or "sse" (legacy)
     headers: dict[str, str] = field(default_factory=dict)
     pass_auth: bool = False
+    max_sessions: int = 32  # upstream sessions (each a child for stdio) at once, shared channels included
+    idle_seconds: float = 3600.0  # a session with no request and no open stream this long is closed
+    backlog_bytes: int = 4 * 1024 * 1024  # per session: messages held for a client not reading yet
 
     @property
     def kind(self) -> str:
@@ -214,6 +217,9 @@ def parse_mcp_server(name: str, spec: Any, where: str = "config") -> MCPServerCo
         elif isinstance(value, list):
             value = [expand(v) for v in value]
         setattr(server, key, value)
+    for key in ("max_sessions", "idle_seconds", "backlog_bytes"):
+        if getattr(server, key) <= 0:
+            raise ConfigError(f"{where}: {label}.{key} must be more than 0")
     return server
 
 

@@ -7,6 +7,7 @@ from proxy.config import Config, MCPServerConfig
 from proxy.mcp.inbound.http_relay import HttpReverse
 from proxy.mcp.inbound.http_sessions import HttpBridge
 from proxy.mcp.inbound.legacy_sse import SseDownstream
+from proxy.mcp.inbound.limits import SessionCap
 from proxy.mcp.outbound import Channel, mcp_client, open_channel
 from recorder import Recorder
 
@@ -19,11 +20,13 @@ class MCPRouter:
         self.sse: dict[str, SseDownstream] = {}
         for name, server in config.mcp_servers.items():
             factory = self._factory(server)
+            cap = SessionCap(name, server.max_sessions)  # one count across both ways in
             if server.kind == "http":
                 self.http[name] = HttpReverse(server, self.client, recorder)
             else:
-                self.http[name] = HttpBridge(name, factory, recorder)
-            self.sse[name] = SseDownstream(name, factory, recorder)
+                bridge = self.http[name] = HttpBridge(server, factory, recorder, cap)
+                bridge.start_sweeping()
+            self.sse[name] = SseDownstream(server, factory, recorder, cap)
 
     def _factory(self, server: MCPServerConfig):  # type: ignore[no-untyped-def]
         def make() -> Channel:

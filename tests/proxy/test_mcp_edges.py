@@ -203,24 +203,3 @@ async def test_tools_listed_across_pages_and_images_stored_as_metadata(tmp_path)
     assert stored["_tracemill"] == {"omitted": "data", "base64_chars": 1100, "bytes": 825}
     names = {r["name"] for r in rows(db, "SELECT name FROM tools JOIN server_tools USING (hash) WHERE server = 'raw'")}
     assert names == {"echo", "shout"}
-
-
-async def test_idle_sessions_are_closed_when_a_new_one_opens(tmp_path, monkeypatch):
-    from proxy.mcp.inbound.http_sessions import HttpBridge
-
-    monkeypatch.setattr(HttpBridge, "idle_timeout", 1.5)
-    init = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
-    async with mcp_proxy(tmp_path / "m.db", py_stdio("py")) as (proxy, app):
-        bridge = app.mcp.http["py"]
-        async with httpx2.AsyncClient(timeout=30) as raw:  # a client that initializes, then vanishes without DELETE
-            answer = await raw.post(proxy + "/mcp/py", json=init, headers={"accept": "application/json, text/event-stream"})
-        abandoned = answer.headers["mcp-session-id"]
-        child = bridge.sessions[abandoned].bridge.channel.proc
-        async with Client(f"{proxy}/mcp/py", mode="legacy") as client:  # too soon: the old one is kept
-            await client.call_tool("echo", {"message": "a"})
-        assert abandoned in bridge.sessions
-        await asyncio.sleep(1.6)
-        async with Client(f"{proxy}/mcp/py", mode="legacy") as client:
-            await client.call_tool("echo", {"message": "b"})
-        assert abandoned not in bridge.sessions
-        await asyncio.wait_for(child.wait(), 5)  # its server process is gone too

@@ -48,7 +48,11 @@ async def test_a_five_thousand_digit_id_is_not_refused_as_not_json(tmp_path):
                 mcp = RawMCP(http, url + key)
                 if key == "/mcp/line":
                     await mcp.initialize()
-                body = b'{"jsonrpc":"2.0","id":' + HUGE.encode() + b',"method":"tools/call","params":{"name":"echo","arguments":{"message":"big"}}}'
+                body = (
+                    b'{"jsonrpc":"2.0","id":'
+                    + HUGE.encode()
+                    + b',"method":"tools/call","params":{"name":"echo","arguments":{"message":"big"}}}'
+                )
                 (answer,) = await mcp.ask(body)
                 assert answer.startswith('{"jsonrpc": "2.0", "id": ' + HUGE + ",")  # restored byte for byte
                 assert "tracemill-" not in answer and '"text": "big"' in answer
@@ -75,12 +79,35 @@ async def test_a_deep_line_from_the_ide_does_not_end_wrap(tmp_path):
     db = tmp_path / "m.db"
     server = line_stdio()
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "wrap", "--name", "line", "--db", str(db), "--", server.command, *server.args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+        sys.executable,
+        "-m",
+        "proxy",
+        "wrap",
+        "--name",
+        "line",
+        "--db",
+        str(db),
+        "--",
+        server.command,
+        *server.args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=ROOT,
     )
     assert proc.stdin and proc.stdout
-    deep_request = b'{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"echo","arguments":{"x":' + b"[" * DEEP + b"]" * DEEP + b"}}}"
-    for line in (json.dumps(INIT).encode(), deep_request, json.dumps(call(1, "deep")).encode(), json.dumps(call(2, "echo", message="alive")).encode()):
+    deep_request = (
+        b'{"jsonrpc":"2.0","id":"deep","method":"tools/call","params":{"name":"echo","arguments":{"x":'
+        + b"[" * DEEP
+        + b"]" * DEEP
+        + b"}}}"
+    )
+    for line in (
+        json.dumps(INIT).encode(),
+        deep_request,
+        json.dumps(call(1, "deep")).encode(),
+        json.dumps(call(2, "echo", message="alive")).encode(),
+    ):
         proc.stdin.write(line + b"\n")
     await proc.stdin.drain()
     answers = [await asyncio.wait_for(proc.stdout.readline(), 10) for _ in range(3)]

@@ -8,7 +8,7 @@ import pytest
 from mcp import Client
 
 from proxy.config import MCPServerConfig
-from proxy.mcp.inbound.http_relay import sse_event
+from proxy.mcp.inbound.sse_stream import sse_event
 from recorder.sse import parse_all
 from tests.support.mcp_harness import http_server, line_stdio, mcp_proxy, py_http_cmd
 
@@ -38,16 +38,19 @@ def test_an_sse_event_cannot_gain_lines_from_its_data_or_fields():
 
 async def test_a_session_key_with_line_breaks_cannot_inject_into_the_endpoint_event(tmp_path):
     path = "/s/k%0d%0aevent:%20evil%0d%0adata:%20x/mcp/srv/sse"
-    async with mcp_proxy(tmp_path / "m.db", line_stdio("srv")) as (url, _app), httpx2.AsyncClient(timeout=10) as http:
-        async with http.stream("GET", url + path) as response:
-            if response.status_code != 200:  # refusing such a key outright is as good
-                assert response.status_code == 400
-                return
-            raw = b""
-            async for chunk in response.aiter_raw():
-                raw += chunk
-                if b"\n\n" in raw:
-                    break
+    async with (
+        mcp_proxy(tmp_path / "m.db", line_stdio("srv")) as (url, _app),
+        httpx2.AsyncClient(timeout=10) as http,
+        http.stream("GET", url + path) as response,
+    ):
+        if response.status_code != 200:  # refusing such a key outright is as good
+            assert response.status_code == 400
+            return
+        raw = b""
+        async for chunk in response.aiter_raw():
+            raw += chunk
+            if b"\n\n" in raw:
+                break
     (event,) = parse_all([raw.split(b"\n\n")[0] + b"\n\n"])
     assert event.event == "endpoint" and "\r" not in event.data and "\n" not in event.data
     assert event.data.startswith("/s/k%0D%0Aevent:%20evil%0D%0Adata:%20x/mcp/srv/messages?session_id=")

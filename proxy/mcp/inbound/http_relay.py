@@ -7,9 +7,6 @@ through, and the answer, JSON or SSE, comes back as sent. Messages are recorded 
 
 from __future__ import annotations
 
-import asyncio
-import re
-
 import httpx2
 
 from proxy.asgi import (
@@ -87,64 +84,3 @@ class HttpReverse:
             pass  # the upstream or the client went away mid-stream; both sides see it
         finally:
             await response.aclose()
-
-
-async def wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
-
-
-_LINE_BREAK = re.compile(rb"\r\n|\r|\n")
-
-
-def sse_event(data: bytes, event_id: str | None = None, event: str = "message") -> bytes:
-    """One SSE event, safe by construction: a line break inside `data` becomes another `data:`
-    line (the client joins them back with LF), and one in the name or id cannot start a field."""
-    for field in (event, event_id or ""):
-        if "\r" in field or "\n" in field:
-            raise ValueError(f"an SSE event name or id cannot hold a line break: {field!r}")
-    head = f"event: {event}\n" + (f"id: {event_id}\n" if event_id else "")
-    if b"\r" in data or b"\n" in data:
-        data = _LINE_BREAK.sub(b"\ndata: ", data)
-    return head.encode() + b"data: " + data + b"\n\n"
-
-
-async def start_sse(send: Send, extra: list[tuple[bytes, bytes]] | None = None) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), *(extra or [])],
-        }
-    )
-
-
-
-END = None  # closes an SseStream
-
-
-class SseStream:
-    """One open SSE answer: events (id, data) queue up here until END or the client leaves."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[tuple[str | None, bytes] | None] = asyncio.Queue()
-        self.waiting: set[str] = set()  # request ids whose answers still have to come through
-
-
-async def pump(stream: SseStream, send: Send, receive: Receive) -> None:
-    """Write a stream's events until it ends or the client leaves."""
-    gone = asyncio.create_task(wait_disconnect(receive))
-    try:
-        while True:
-            item = asyncio.create_task(stream.queue.get())
-            await asyncio.wait({item, gone}, return_when=asyncio.FIRST_COMPLETED)
-            if not item.done():
-                item.cancel()
-                return
-            got = item.result()
-            if got is END:
-                break
-            await send({"type": "http.response.body", "body": sse_event(got[1], got[0]), "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
-    finally:
-        gone.cancel()

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, quote
 
 from proxy.asgi import Receive, Scope, Send, read_body, send_json
+from proxy.config import MCPServerConfig
 from proxy.mcp.bridge import Bridge
-from proxy.mcp.inbound.http_relay import END, SseStream, pump, sse_event, start_sse
+from proxy.mcp.inbound.limits import CapReached, SessionCap
+from proxy.mcp.inbound.sse_stream import SseStream, pump, sse_event, start_sse
+from proxy.mcp.jsonrpc import peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
 
@@ -19,22 +22,54 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"  # RFC 3986 pchar and '/', left as they are
 
 
 class SseDownstream:
-    def __init__(self, name: str, make_channel: Callable[[], Channel], recorder: Recorder) -> None:
-        self.name = name
+    """Legacy SSE sessions for one server; each holds a slot of the server's cap while open."""
+
+    def __init__(
+        self, server: MCPServerConfig, make_channel: Callable[[], Channel], recorder: Recorder, cap: SessionCap
+    ) -> None:
+        self.name = server.name
+        self.backlog_bytes = server.backlog_bytes
         self.make_channel = make_channel
         self.recorder = recorder
+        self.cap = cap
         self.sessions: dict[str, Bridge] = {}
 
     async def open(self, scope: Scope, receive: Receive, send: Send, prefix: str, key: str | None) -> None:
         sid = uuid.uuid4().hex
-        stream = SseStream()
+        stream = SseStream(self.backlog_bytes, f"MCP SSE session {sid[:12]}")
 
         async def deliver(raw: bytes) -> None:
-            stream.queue.put_nowait((None, raw))
+            stream.put(None, raw, droppable=peek(raw).kind != "response")
 
+        try:
+            self.cap.take()
+        except CapReached as exc:
+            error = {"code": -32000, "message": str(exc), "data": {"setting": exc.setting, "limit": exc.limit}}
+            await send_json(send, 503, {"jsonrpc": "2.0", "id": None, "error": error})
+            return
+        try:
+            await self._serve(sid, stream, deliver, send, receive, prefix, key)
+        finally:
+            self.cap.give_back()
+
+    async def _serve(
+        self,
+        sid: str,
+        stream: SseStream,
+        deliver: Callable[[bytes], Awaitable[None]],
+        send: Send,
+        receive: Receive,
+        prefix: str,
+        key: str | None,
+    ) -> None:
         bridge = Bridge(
-            self.make_channel(), server=self.name, transport="sse", connection=sid,
-            session=key or sid, recorder=self.recorder, deliver=deliver,
+            self.make_channel(),
+            server=self.name,
+            transport="sse",
+            connection=sid,
+            session=key or sid,
+            recorder=self.recorder,
+            deliver=deliver,
         )
         try:
             await bridge.start()
@@ -47,7 +82,7 @@ class SseDownstream:
         endpoint = quote(f"{prefix}/mcp/{self.name}/messages", safe=_PATH_SAFE).encode() + f"?session_id={sid}".encode()
         await send({"type": "http.response.body", "body": sse_event(endpoint, event="endpoint"), "more_body": True})
         ended = asyncio.create_task(bridge.done.wait())
-        ended.add_done_callback(lambda _: stream.queue.put_nowait(END))  # the upstream went away
+        ended.add_done_callback(lambda _: stream.end())  # the upstream went away
         try:
             await pump(stream, send, receive)
         finally:

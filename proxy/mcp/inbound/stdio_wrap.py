@@ -43,8 +43,13 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
         return None
 
     bridge = Bridge(
-        channel, server=server.name, transport="stdio", connection=connection,
-        session=session or connection, recorder=store, deliver=deliver,
+        channel,
+        server=server.name,
+        transport="stdio",
+        connection=connection,
+        session=session or connection,
+        recorder=store,
+        deliver=deliver,
     )
     try:
         await bridge.start()
@@ -100,7 +105,9 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     return 0
 
 
-def _why_not_clean(stdin_task: asyncio.Task[None], stdio: StdioStreams, stopped_by: list[int]) -> tuple[str, int] | None:
+def _why_not_clean(
+    stdin_task: asyncio.Task[None], stdio: StdioStreams, stopped_by: list[int]
+) -> tuple[str, int] | None:
     """Why wrap is stopping other than a clean end (stdin EOF or the server exiting), and the exit code."""
     if stopped_by:
         return f"stopped by {signal.Signals(stopped_by[0]).name}", 128 + stopped_by[0]

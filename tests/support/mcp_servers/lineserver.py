@@ -1,8 +1,8 @@
 """A fast stdio MCP server for edge tests (plain Python, no SDK, starts in milliseconds).
 
 Tools: echo; deep (answers with JSON nested 2,000 levels); env (returns an environment
-variable's value); flood (sends N notifications, then answers). With --stubborn it ignores
-stdin EOF, SIGTERM and SIGHUP, like a server that would outlive its parent.
+variable's value); flood (sends N notifications, then answers; with `after`, answers first).
+With --stubborn it ignores stdin EOF, SIGTERM and SIGHUP, like a server that would outlive its parent.
 
     python -m tests.support.mcp_servers.lineserver [--stubborn]
 """
@@ -37,9 +37,19 @@ def main() -> None:
         mid, method = message["id"], message.get("method")
         params = message.get("params") or {}
         if method == "initialize":
-            answer(mid, {"protocolVersion": "2025-11-25", "capabilities": {"tools": {}}, "serverInfo": {"name": "line", "version": "1"}})
+            answer(
+                mid,
+                {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "line", "version": "1"},
+                },
+            )
         elif method == "tools/list":
-            answer(mid, {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in ("echo", "deep", "env", "flood")]})
+            answer(
+                mid,
+                {"tools": [{"name": n, "inputSchema": {"type": "object"}} for n in ("echo", "deep", "env", "flood")]},
+            )
         elif method == "tools/call":
             name, args = params.get("name"), params.get("arguments") or {}
             if name == "deep":  # a valid but very deep answer, written by hand: json.dumps would recurse
@@ -47,17 +57,29 @@ def main() -> None:
                 sys.stdout.write('{"jsonrpc":"2.0","id":' + mid_text + ',"result":' + "[" * DEEP + "]" * DEEP + "}\n")
                 sys.stdout.flush()
                 continue
+            text = os.environ.get(args.get("name", ""), "") if name == "env" else str(args.get("message", ""))
+            if name == "flood" and args.get("after"):  # answer first, then flood while no request is open
+                answer(mid, {"content": [{"type": "text", "text": text}]})
+                time.sleep(float(args["after"]))
             if name == "flood":
                 for i in range(int(args.get("count", 10))):
-                    note = {"jsonrpc": "2.0", "method": "notifications/message", "params": {"level": "info", "data": "x" * int(args.get("size", 100)) + str(i)}}
+                    note = {
+                        "jsonrpc": "2.0",
+                        "method": "notifications/message",
+                        "params": {"level": "info", "data": "x" * int(args.get("size", 100)) + str(i)},
+                    }
                     sys.stdout.write(json.dumps(note) + "\n")
                 sys.stdout.flush()
-            text = os.environ.get(args.get("name", ""), "") if name == "env" else str(args.get("message", ""))
+                if args.get("after"):
+                    continue
             answer(mid, {"content": [{"type": "text", "text": text}]})
         elif method == "ping":
             answer(mid, {})
         else:
-            sys.stdout.write(json.dumps({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}}) + "\n")
+            sys.stdout.write(
+                json.dumps({"jsonrpc": "2.0", "id": mid, "error": {"code": -32601, "message": "Method not found"}})
+                + "\n"
+            )
             sys.stdout.flush()
     while stubborn:
         time.sleep(3600)
