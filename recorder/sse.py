@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+
+_EOL = re.compile(rb"\r\n|\r|\n")
 
 
 @dataclass(slots=True)
@@ -14,70 +17,70 @@ class SSEEvent:
 
 
 class SSEParser:
-    """Splits a byte stream into events per the WHATWG rules (CRLF, CR or LF; comments ignored)."""
+    """Splits a byte stream into events per the WHATWG rules (CRLF, CR or LF; comments ignored).
+
+    Linear in the input however it is chunked: a chunk is searched for line ends only where it
+    is new, the complete lines are cut out once and split in C, and an unfinished line just grows
+    in one buffer (consumed bytes are dropped once they are half of it).
+    """
 
     def __init__(self) -> None:
-        self._buf = b""
-        self._data: list[str] = []
-        self._event = ""
+        self._buf = bytearray()
+        self._pos = 0  # start of the bytes not yet consumed
+        self._scan = 0  # no line end in buf[pos:scan]
+        self._data: list[bytes] = []
+        self._event = b""
         self._id: str | None = None
 
     def feed(self, chunk: bytes) -> Iterator[SSEEvent]:
-        self._buf += chunk
-        while True:
-            cut = _line_end(self._buf)
-            if cut is None:
+        buf = self._buf
+        buf += chunk
+        last = max(buf.rfind(b"\n", self._scan), buf.rfind(b"\r", self._scan))
+        if last < 0:
+            self._scan = len(buf)
+            return
+        if last == len(buf) - 1 and buf[last] == 13:  # a CR at the very end may be half of a CRLF
+            self._scan = last
+            last = max(buf.rfind(b"\n", self._pos, last), buf.rfind(b"\r", self._pos, last))
+            if last < 0:
                 return
-            end, nxt = cut
-            line = self._buf[:end].decode("utf-8", "replace")
-            self._buf = self._buf[nxt:]
-            event = self._line(line)
-            if event is not None:
-                yield event
+        lines = bytes(buf[self._pos : last + 1])
+        self._pos = last + 1
+        self._scan = max(self._scan, self._pos)
+        if self._pos * 2 >= len(buf):
+            del buf[: self._pos]
+            self._scan -= self._pos
+            self._pos = 0
+        parts = lines.split(b"\n") if b"\r" not in lines else _EOL.split(lines)
+        parts.pop()  # the empty piece after the last line end
+        yield from self._lines(parts)
 
     def close(self) -> Iterator[SSEEvent]:
-        """Flush a final event that had no blank line after it."""
-        if self._buf:
-            event = self._line(self._buf.decode("utf-8", "replace"))
-            self._buf = b""
-            if event is not None:
-                yield event
-        event = self._line("")
-        if event is not None:
-            yield event
+        """Flush a final line and event that had no line end or blank line after them."""
+        rest = bytes(self._buf[self._pos :]).removesuffix(b"\r")
+        self._buf, self._pos, self._scan = bytearray(), 0, 0
+        yield from self._lines([*(_EOL.split(rest) if rest else ()), b""])
 
-    def _line(self, line: str) -> SSEEvent | None:
-        if line == "":
-            if not self._data and not self._event:
-                return None
-            event = SSEEvent("\n".join(self._data), self._event or "message", self._id)
-            self._data, self._event = [], ""
-            return event
-        if line.startswith(":"):
-            return None  # keep-alive comment
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
-        elif name == "id":
-            self._id = value
-        return None
-
-
-def _line_end(buf: bytes) -> tuple[int, int] | None:
-    """Index where the first line ends and where the next begins, or None if no line is whole."""
-    n = buf.find(b"\n")
-    r = buf.find(b"\r")
-    if r == -1 and n == -1:
-        return None
-    if r == -1 or (n != -1 and n < r):
-        return n, n + 1
-    if r == len(buf) - 1:
-        return None  # a lone CR at the end may be half of a CRLF
-    return (r, r + 2) if buf[r + 1 : r + 2] == b"\n" else (r, r + 1)
+    def _lines(self, lines: list[bytes]) -> Iterator[SSEEvent]:
+        data = self._data
+        for line in lines:
+            if not line:
+                if data or self._event:
+                    text = b"\n".join(data).decode("utf-8", "replace")
+                    yield SSEEvent(text, self._event.decode("utf-8", "replace") or "message", self._id)
+                    data = self._data = []
+                    self._event = b""
+            elif line.startswith(b"data:"):
+                data.append(line[6:] if line[5:6] == b" " else line[5:])
+            elif line[0] != 58:  # a line starting with ':' is a comment (keep-alive)
+                name, _, value = line.partition(b":")
+                value = value[1:] if value[:1] == b" " else value
+                if name == b"data":
+                    data.append(value)
+                elif name == b"event":
+                    self._event = value
+                elif name == b"id":
+                    self._id = value.decode("utf-8", "replace")
 
 
 def parse_all(chunks: Iterable[bytes]) -> list[SSEEvent]:
