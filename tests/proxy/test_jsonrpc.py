@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from proxy.mcp.inbound.http_sessions import HttpSession
+from proxy.mcp.inbound.http_session import HttpSession
 from proxy.mcp.jsonrpc import error_reply, id_text, peek
 
 
@@ -75,4 +75,4 @@ async def test_ids_of_a_session_that_is_not_stateless_pass_untouched():
     session = HttpSession("abc")
     raw = b'{"jsonrpc":"2.0","id":5,"result":{}}'
     assert await session.route(raw) is None  # nothing rewritten: the raw bytes go down as they are
-    assert session.backlog[-1][1] == raw
+    assert list(session.backlog)[-1][1] == raw

@@ -17,7 +17,7 @@ REPLAY_EVENTS = 1000  # at most this many events kept for Last-Event-ID, within 
 
 
 class HttpSession:
-    def __init__(self, sid: str, backlog_bytes: int, stateless: bool = False) -> None:
+    def __init__(self, sid: str, stateless: bool = False, backlog_bytes: int = 4 * 1024 * 1024) -> None:
         self.id = sid
         self.stateless = stateless
         self.backlog_bytes = backlog_bytes

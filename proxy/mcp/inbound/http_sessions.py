@@ -72,7 +72,7 @@ class HttpBridge:
         except CapReached:
             await self.sweep()  # idle ones may make room
             self.cap.take()
-        session = HttpSession(sid, self.backlog_bytes, stateless)
+        session = HttpSession(sid, stateless, self.backlog_bytes)
         session.bridge = Bridge(
             self.make_channel(),
             server=self.name,
