@@ -98,7 +98,7 @@ _ENV = {
     "TRACEMILL_HOST": ("server", "host"),
     "TRACEMILL_PORT": ("server", "port"),
     "TRACEMILL_UPSTREAM": ("llm", "base_url"),
-    "TRACEMILL_LLM_BASE_URL": ("llm", "base_url"),
+    "TRACEMILL_LLM_BASE_URL": ("llm", "base_url"),  # the same key by its config name; applied later, so it wins
     "TRACEMILL_DB": ("store", "path"),
 }
 
@@ -106,7 +106,7 @@ _ENV = {
 def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
     """Build the config. `overrides` are dotted keys from flags, e.g. {"store.path": "x.db"}."""
     config = Config()
-    path = path or os.environ.get("TRACEMILL_CONFIG")
+    path = path or os.environ.get("TRACEMILL_CONFIG")  # the config file when no --config is given
     if path is None and Path(DEFAULT_FILE).exists():
         path = DEFAULT_FILE
     if path is not None:

@@ -8,11 +8,14 @@ import signal
 import sqlite3
 
 import httpx2
+import pytest
 
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
 from tests.support.serving import start_serve
 from tests.support.store_rows import Canned
+
+pytestmark = pytest.mark.slow  # real processes, models or many subprocesses: `-m "not slow"` skips them
 
 
 async def test_sigkill_mid_flight_keeps_the_database_consistent(tmp_path):

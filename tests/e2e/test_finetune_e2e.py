@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.cli import tm
+
+pytestmark = pytest.mark.slow  # real processes, models or many subprocesses: `-m "not slow"` skips them
 
 
 async def test_record_export_finetune_generate_and_eval(recorded, tmp_path, tiny_model):

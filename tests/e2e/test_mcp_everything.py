@@ -24,6 +24,8 @@ from tests.support.mcp_harness import (
 )
 from tests.support.procs import stop_group
 
+pytestmark = pytest.mark.slow  # real processes, models or many subprocesses: `-m "not slow"` skips them
+
 
 async def sample(ctx, params):
     return CreateMessageResult(role="assistant", content=TextContent(type="text", text="sampled!"), model="stub")

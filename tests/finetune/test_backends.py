@@ -11,6 +11,8 @@ import pytest
 from finetune.train import backends
 from finetune.train.backends import BackendError, select
 
+pytestmark = pytest.mark.slow  # real processes, models or many subprocesses: `-m "not slow"` skips them
+
 
 def test_selection_without_cuda_or_unsloth(monkeypatch):
     monkeypatch.setattr(backends, "cuda_available", lambda: False)

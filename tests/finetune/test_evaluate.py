@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from finetune.evaluate import aggregate, parse_generation, score
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
@@ -28,6 +30,7 @@ def test_parse_generation_reads_reasoning_calls_and_broken_syntax():
     assert metrics["tool_name_accuracy"] == 0.5 and metrics["text_answer_rate"] == 1.0 and metrics["tool_call_syntax_valid"] == 0.5
 
 
+@pytest.mark.slow
 async def test_eval_against_an_endpoint_through_the_proxy(recorded, tmp_path):
     data = tmp_path / "d.jsonl"
     assert tm("export", str(data), "--db", str(recorded)).returncode == 0

@@ -40,6 +40,7 @@ def test_unroll_writes_one_row_per_assistant_turn_and_user_turns_mode_cuts_like_
     assert cut_points([{"role": "user"}, {"role": "assistant"}, {"role": "tool"}, {"role": "assistant"}], "user-turns") == [1]
 
 
+@pytest.mark.slow
 def test_strip_system_flag_and_curation_commands(store, tmp_path):
     assert all(m["role"] != "system" for r in export(store, tmp_path / "s.jsonl", "--strip-system") for m in r["messages"])
     listed = [json.loads(line) for line in tm("traces", "list", "--db", str(store), "--json").stdout.splitlines()]
@@ -62,6 +63,7 @@ def test_strip_system_flag_and_curation_commands(store, tmp_path):
     assert tm("traces", "tag", "999", "x", "--db", str(store)).returncode == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["hf", "parquet"])
 def test_arrow_round_trip_keeps_every_schema_exactly(store, tmp_path, fmt):
     from datasets import load_dataset, load_from_disk
@@ -75,6 +77,7 @@ def test_arrow_round_trip_keeps_every_schema_exactly(store, tmp_path, fmt):
     assert got[0]["tools"] != got[-1]["tools"]
 
 
+@pytest.mark.slow
 def test_test_split_keeps_whole_episodes_on_one_side(store, tmp_path):
     from datasets import load_from_disk
 

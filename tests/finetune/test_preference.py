@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.support.cli import export, tm
 
 
@@ -13,6 +15,7 @@ def _ids(store) -> tuple[str, str, str]:
     return by_session["s1"], by_session["s2"], by_session["import:trace_20250529_130900"]
 
 
+@pytest.mark.slow
 def test_rating_filters_select_episodes_by_named_rating_or_reward(store, tmp_path):
     multi, hello, imported = _ids(store)
     for episode, value in ((multi, "good"), (hello, "bad"), (imported, "0.7")):
@@ -31,6 +34,7 @@ def test_rating_filters_select_episodes_by_named_rating_or_reward(store, tmp_pat
     assert refused.returncode == 2 and "good, bad or a number" in refused.stderr and "Traceback" not in refused.stderr
 
 
+@pytest.mark.slow
 def test_edits_are_logged_used_by_exports_and_undoable(store, tmp_path):
     multi, _, _ = _ids(store)
     db = str(store)
@@ -52,6 +56,7 @@ def test_edits_are_logged_used_by_exports_and_undoable(store, tmp_path):
     assert row["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"a": 2, "b": 3}' and row["messages"][4]["content"] == "The sum is 5."
 
 
+@pytest.mark.slow
 def test_dpo_export_pairs_each_edited_turn_with_its_original(store, tmp_path, tiny_model):
     multi, _, _ = _ids(store)
     db = str(store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import httpx2
+import pytest
 
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
@@ -42,6 +43,7 @@ def test_missing_database_is_a_clear_error(tmp_path):
     assert result.returncode == 1 and "no tracemill database" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_runs_offline_and_records(tmp_path):
     result = tm("demo", "--db", str(tmp_path / "demo.db"))
     assert result.returncode == 0, result.stderr

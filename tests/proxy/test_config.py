@@ -17,6 +17,17 @@ def test_defaults_file_env_and_flags_layer(tmp_path, monkeypatch):
     assert config.server.port == 6000 and config.server.host == "127.0.0.1"
 
 
+def test_the_config_file_and_the_upstream_can_come_from_the_environment(tmp_path, monkeypatch):
+    cfg = tmp_path / "elsewhere.toml"
+    cfg.write_text("[server]\nport = 5001\n")
+    monkeypatch.setenv("TRACEMILL_CONFIG", str(cfg))
+    monkeypatch.setenv("TRACEMILL_UPSTREAM", "http://upstream/v1")
+    assert load().server.port == 5001 and load().source == str(cfg)
+    assert load().llm.base_url == "http://upstream/v1"
+    monkeypatch.setenv("TRACEMILL_LLM_BASE_URL", "http://alias/v1")  # the same key under its config name: it wins
+    assert load().llm.base_url == "http://alias/v1"
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

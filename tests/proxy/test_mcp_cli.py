@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
 from mcp import Client
 
 from tests.support.cli import tm
@@ -56,6 +57,7 @@ def test_import_reads_vscode_servers_key(tmp_path):
     assert "no 'mcpServers' or 'servers'" in tm("mcp", "import", str(bad), cwd=tmp_path).stderr
 
 
+@pytest.mark.slow
 def test_servers_probe_reports_reachability_and_tool_counts(tmp_path):
     toml = tmp_path / "proxy.toml"
     toml.write_text(
@@ -69,6 +71,7 @@ def test_servers_probe_reports_reachability_and_tool_counts(tmp_path):
     assert not by_name["gone"]["reachable"] and "cannot reach http://127.0.0.1:9/mcp" in by_name["gone"]["error"]
 
 
+@pytest.mark.slow
 async def test_calls_lists_arguments_results_and_latency(tmp_path):
     db = tmp_path / "m.db"
     config_args = ["--", sys.executable, "-m", "tests.support.mcp_servers.pyserver", "stdio"]

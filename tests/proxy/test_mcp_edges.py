@@ -30,6 +30,7 @@ def rows(db, sql, args=()):
     return conn.execute(sql, args).fetchall()
 
 
+@pytest.mark.slow
 async def test_ten_megabyte_tool_result_through_the_wrapper(tmp_path):
     db = tmp_path / "m.db"
     async with Client(wrapped_py(db), mode="legacy") as client:
@@ -48,6 +49,7 @@ async def test_a_stray_stdout_line_is_relayed_and_recorded_and_the_session_goes_
     assert bad["body"] == "rawserver v1 starting (this line is not JSON)" and bad["direction"] == "s2c"
 
 
+@pytest.mark.slow
 def test_a_crashing_child_answers_pending_requests_and_sets_the_exit_code(tmp_path):
     db = tmp_path / "m.db"
     config = py_stdio()
@@ -82,6 +84,7 @@ async def test_client_cancellation_is_relayed_and_the_session_continues(tmp_path
     assert cancel["direction"] == "c2s"
 
 
+@pytest.mark.slow
 async def test_two_concurrent_sessions_do_not_see_each_others_messages(tmp_path):
     db = tmp_path / "m.db"
     async with mcp_proxy(db, py_stdio("py")) as (proxy, app):
@@ -153,6 +156,7 @@ async def test_an_ended_session_gets_404_and_the_client_can_start_over(tmp_path)
             assert missing.status_code == 404 and "py" in missing.text
 
 
+@pytest.mark.slow
 async def test_unknown_fields_meta_and_odd_ids_survive_byte_for_byte(tmp_path):
     db = tmp_path / "m.db"
     config = py_stdio()

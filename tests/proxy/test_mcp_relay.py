@@ -22,6 +22,8 @@ from tests.support.mcp_harness import (
     wrap_params,
 )
 
+pytestmark = pytest.mark.slow  # real processes, models or many subprocesses: `-m "not slow"` skips them
+
 
 async def walk(target: Any, mode: str) -> dict[str, Any]:
     async with Client(target, mode=mode, elicitation_callback=answer_elicitation) as client:

@@ -13,6 +13,7 @@ from recorder.sse import parse_all
 from tests.support.mcp_harness import http_server, line_stdio, mcp_proxy, py_http_cmd
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("upstream", ["stdio", "http"])
 async def test_a_path_ending_in_mcp_is_the_same_endpoint_for_the_official_client(tmp_path, upstream):
     db = tmp_path / "m.db"
