@@ -1,9 +1,10 @@
 """The ASGI entry: raw routing, because a framework layer costs on the hot path.
 
 Routes: /healthz; /v1/* and /s/<key>/v1/* to the LLM relay; /mcp/<name>... and
-/s/<key>/mcp/<name>... to the MCP relays. The session key comes from the /s/<key> prefix, else
-X-Tracemill-Session, else a client's own session header. Every request passes the guard
-(proxy/guard.py) first; browser origins it allows get CORS headers (proxy/cors.py).
+/s/<key>/mcp/<name>... to the MCP relays; /ui/... to the viewer, checked after the hot paths.
+The session key comes from the /s/<key> prefix, else X-Tracemill-Session, else a client's own
+session header. Every request passes the guard (proxy/guard.py) first; browser origins it allows
+get CORS headers (proxy/cors.py).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class App:
         self._refused_logged = 0.0
         self.llm = LLMRelay(config.llm, self.recorder)
         self.mcp: Any = None  # the MCP router, set in start() when servers are configured
+        self.ui: Any = None  # the viewer, set in start() unless [ui] enabled = false
 
     async def start(self) -> None:
         await self.recorder.start()
@@ -39,6 +41,10 @@ class App:
             from proxy.mcp.router import MCPRouter
 
             self.mcp = MCPRouter(self.config, self.recorder)
+        if self.config.ui.enabled:
+            from proxy.ui import build
+
+            self.ui = build(self.config)
 
     async def close(self) -> None:
         if self.mcp is not None:
@@ -78,11 +84,16 @@ class App:
             await self.mcp.handle(scope, receive, send, path, session)
         elif path == "/healthz":
             await send_json(send, 200, self.health())
+        elif self.ui is not None and (scope["path"] == "/ui" or scope["path"].startswith("/ui/")):
+            await self.ui(scope, receive, send)
+        elif self.ui is not None and scope["path"] == "/" and scope["method"] == "GET":
+            await send({"type": "http.response.start", "status": 307, "headers": [(b"location", b"/ui/"), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
         else:
             await send_json(
                 send,
                 404,
-                error_body(404, "not_found", f"tracemill serves /v1/*, /mcp/<server>/* and /healthz; not {scope['path']}"),
+                error_body(404, "not_found", f"tracemill serves /v1/*, /mcp/<server>/*, /ui and /healthz; not {scope['path']}"),
             )
 
     async def refuse(self, send: Send, refusal: Refusal, scope: Scope) -> None:

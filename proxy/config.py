@@ -49,6 +49,13 @@ class StoreConfig:
 
 
 @dataclass
+class UIConfig:
+    enabled: bool = True  # serve the viewer at /ui on the proxy's port
+    token: str = ""  # required to turn the viewer on when the host is not a loopback address; then it asks for it
+    export_dir: str = ""  # where the viewer's exports go (default: an `exports` folder next to the store)
+
+
+@dataclass
 class RedactConfig:
     patterns: list[str] = field(default_factory=list)  # extra regexes, masked everywhere
     secrets_env: list[str] = field(default_factory=list)  # env vars whose values are masked
@@ -80,6 +87,7 @@ class Config:
     llm: LLMConfig = field(default_factory=LLMConfig)
     store: StoreConfig = field(default_factory=StoreConfig)
     redact: RedactConfig = field(default_factory=RedactConfig)
+    ui: UIConfig = field(default_factory=UIConfig)
     mcp_servers: dict[str, MCPServerConfig] = field(default_factory=dict)
     source: str = "embedded defaults"
 
@@ -93,7 +101,7 @@ class Config:
         return [v for v in values if v]
 
 
-_SECTIONS = {"server": ServerConfig, "llm": LLMConfig, "store": StoreConfig, "redact": RedactConfig}
+_SECTIONS = {"server": ServerConfig, "llm": LLMConfig, "store": StoreConfig, "redact": RedactConfig, "ui": UIConfig}
 _ENV = {
     "TRACEMILL_HOST": ("server", "host"),
     "TRACEMILL_PORT": ("server", "port"),

@@ -21,6 +21,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
     """Run the recording proxy."""
     config = _config(ctx, **{"server.host": host, "server.port": port, "llm.base_url": upstream})
     _setup_logging(verbose)
+    from proxy.cli.ui import viewer_note
     from proxy.guard import is_loopback_bind
     from proxy.server import serve as run
     from recorder.ingest.redact import mask_url
@@ -29,7 +30,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
     click.echo(
         f"tracemill listening on http://{config.server.host}:{config.server.port}/v1, "
         f"forwarding to {mask_url(config.llm.base_url)}{mcp}, recording to {Path(config.store.path).resolve()} "
-        f"(config: {config.source})",
+        f"(config: {config.source}); {viewer_note(config)}",
         err=True,
     )
     if not is_loopback_bind(config.server.host):

@@ -54,7 +54,7 @@ class Curation:
         return out
 
 
-def parse_rating(value: str | float | int) -> str | float:
+def parse_rating(value: str | float) -> str | float:
     """good, bad or a finite number; anything else is a ValueError phrased for the user."""
     if isinstance(value, str) and value.strip().lower() in RATINGS:
         return value.strip().lower()
@@ -86,10 +86,11 @@ def check_edit(
     if not 0 <= tool_call < len(calls):
         raise ValueError(f"message {index} has {len(calls)} tool call(s); there is no tool call {tool_call}")
     try:
-        json.loads(arguments or "")
+        parsed = json.loads(arguments or "")
     except ValueError:
         raise ValueError(f'the arguments of tool call {tool_call} must be JSON, e.g. {{"city": "Paris"}}') from None
-    return {"index": index, "tool_call": tool_call, "arguments": arguments}
+    # Stored the way models and SDKs write arguments (json.dumps), whatever the editor's layout.
+    return {"index": index, "tool_call": tool_call, "arguments": json.dumps(parsed, ensure_ascii=False)}
 
 
 @dataclass(frozen=True)

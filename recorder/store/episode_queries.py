@@ -45,15 +45,19 @@ def summaries(
     """Newest first; `before` is the (started_at, id) of the last row of the previous page (keyset paging)."""
     sql, args = where(filters, before)
     out = []
-    for row in db.execute(f"SELECT * FROM episodes{sql} ORDER BY started_at DESC, id DESC", args):
-        c = states.get(row["id"], Curation())
-        if not filters.keeps(c):
-            continue
-        out.append(
-            {**dict(row), "tags": sorted(c.tags), "excluded": c.excluded, "rating": c.rating, "edits": len(c.edits)}
-        )
-        if len(out) >= limit:
-            break
+    rows = db.execute(f"SELECT * FROM episodes{sql} ORDER BY started_at DESC, id DESC", args)
+    try:
+        for row in rows:
+            c = states.get(row["id"], Curation())
+            if not filters.keeps(c):
+                continue
+            out.append(
+                {**dict(row), "tags": sorted(c.tags), "excluded": c.excluded, "rating": c.rating, "edits": len(c.edits)}
+            )
+            if len(out) >= limit:
+                break
+    finally:
+        rows.close()  # an unfinished statement would pin a long-lived connection to this snapshot
     return out
 
 

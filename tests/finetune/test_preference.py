@@ -20,7 +20,7 @@ def test_rating_filters_select_episodes_by_named_rating_or_reward(store, tmp_pat
     multi, hello, imported = _ids(store)
     for episode, value in ((multi, "good"), (hello, "bad"), (imported, "0.7")):
         assert tm("traces", "rate", episode, value, "--db", str(store)).returncode == 0
-    sessions = lambda *flags: sorted(r["session"] for r in export(store, tmp_path / "r.jsonl", *flags))  # noqa: E731
+    sessions = lambda *flags: sorted(r["session"] for r in export(store, tmp_path / "r.jsonl", *flags))
     assert sessions("--rating", "good") == ["s1"]
     assert sessions("--rating", "bad") == ["s2"]
     assert sessions("--min-rating", "0.5") == ["import:trace_20250529_130900", "s1"]
