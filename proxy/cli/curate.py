@@ -30,7 +30,9 @@ def traces_rate(ctx: click.Context, episode_id: int, rating: str) -> None:
 @click.option("--tool-call", "tool_call", type=int, help="Which tool call of the turn (0-based) gets --arguments.")
 @click.option("--arguments", help="The tool call's new arguments, as JSON.")
 @common
-def traces_edit(ctx: click.Context, episode_id: int, index: int, content: str | None, tool_call: int | None, arguments: str | None) -> None:
+def traces_edit(
+    ctx: click.Context, episode_id: int, index: int, content: str | None, tool_call: int | None, arguments: str | None
+) -> None:
     """Edit assistant message INDEX (as `traces show` numbers it); the original stays recorded.
 
     \b
@@ -57,4 +59,7 @@ def traces_edit(ctx: click.Context, episode_id: int, index: int, content: str | 
             raise click.BadParameter(str(exc)) from None
         for step in steps:
             reader.curate(episode_id, "edit", **step)
-            click.echo(f"episode {episode_id}: edit message {index} " + (f"tool call {tool_call} arguments" if "tool_call" in step else "content"))
+            click.echo(
+                f"episode {episode_id}: edit message {index} "
+                + (f"tool call {tool_call} arguments" if "tool_call" in step else "content")
+            )

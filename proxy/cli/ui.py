@@ -44,9 +44,20 @@ def ui(ctx: click.Context, host: str | None, port: int | None, verbose: bool) ->
     _setup_logging(verbose)
     app = build(config, standalone=True)
     click.echo(f"tracemill {viewer_note(config)}, reading {config.store.path}", err=True)
-    server = uvicorn.Server(uvicorn.Config(app, host=config.server.host, port=config.server.port, log_config=None, access_log=False,
-                                           server_header=False, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            lifespan="off",
+        )
+    )
     try:
         server.run()
     except SystemExit:  # uvicorn has logged why it could not bind
-        raise click.ClickException(f"cannot listen on {config.server.host}:{config.server.port} (is `tracemill serve` there? pass --port)") from None
+        raise click.ClickException(
+            f"cannot listen on {config.server.host}:{config.server.port} (is `tracemill serve` there? pass --port)"
+        ) from None

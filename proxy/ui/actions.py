@@ -39,7 +39,7 @@ def _edits(viewer: Viewer, episode_id: int, form: Any) -> list[dict[str, Any]]:
     if episode is None:
         raise LookupError(f"no episode {episode_id}")
     index = int(str(form.get("index") or "-1"))
-    state = viewer.reads.curation(episode_id)
+    state = viewer.reads.reader.curation(episode_id)
     if not 0 <= index < len(episode.messages):
         raise ValueError(f"message {index} is not in this episode")
     current = state.edited(index, episode.messages[index])
@@ -50,8 +50,12 @@ def _edits(viewer: Viewer, episode_id: int, form: Any) -> list[dict[str, Any]]:
         steps.append(curation.check_edit(episode.messages, index, content=str(form["content"]).replace("\r\n", "\n")))
     for i, call in enumerate(current.get("tool_calls") or []):
         given = form.get(f"arguments_{i}")
-        if given is not None and str(given).replace("\r\n", "\n") != pretty_json((call.get("function") or {}).get("arguments")):
-            steps.append(curation.check_edit(episode.messages, index, tool_call=i, arguments=str(given).replace("\r\n", "\n")))
+        if given is not None and str(given).replace("\r\n", "\n") != pretty_json(
+            (call.get("function") or {}).get("arguments")
+        ):
+            steps.append(
+                curation.check_edit(episode.messages, index, tool_call=i, arguments=str(given).replace("\r\n", "\n"))
+            )
     return steps
 
 
@@ -71,7 +75,7 @@ async def act(request: Request) -> Response:
 
 
 def _apply(viewer: Viewer, episode_id: int, action: str, form: Any) -> Response:
-    reads = viewer.reads
+    reads = viewer.reads.reader
     anchor = ""
     if action in ("tag", "untag"):
         if not _tags(form):
@@ -93,7 +97,7 @@ def _apply(viewer: Viewer, episode_id: int, action: str, form: Any) -> Response:
             reads.curate(episode_id, "edit", **step)
         anchor = f"m{steps[0]['index']}"
     elif action == "undo":
-        if not reads.undo(episode_id):
+        if reads.undo(episode_id) is None:
             raise ValueError("nothing to undo")
     else:
         return HTMLResponse(f"unknown action {action!r}", 404)

@@ -27,8 +27,11 @@ from proxy.ui.reads import Reads
 STATIC = Path(__file__).parent / "static"
 # Trace content is data, never code: no inline script runs even if escaping were ever missed.
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-     b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"),
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        b"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+    ),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"same-origin"),
 ]
@@ -62,10 +65,16 @@ class Viewer:
 
     @property
     def export_dir(self) -> Path:
-        return Path(self.config.ui.export_dir) if self.config.ui.export_dir else Path(self.config.store.path).resolve().parent / "exports"
+        return (
+            Path(self.config.ui.export_dir)
+            if self.config.ui.export_dir
+            else Path(self.config.store.path).resolve().parent / "exports"
+        )
 
     def page(self, request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(template).render(request=request, token=self.guard.csrf_token if self.guard else "", **context)
+        html = self.env.get_template(template).render(
+            request=request, token=self.guard.csrf_token if self.guard else "", **context
+        )
         return HTMLResponse(html, status_code=status)
 
 
@@ -83,25 +92,36 @@ def build(config: Config, *, standalone: bool = False) -> Any:
         *exports.routes,
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=[Mount("/ui", routes=routes), Route("/ui", lambda r: RedirectResponse("/ui/", 308))]
-                    + ([Route("/", lambda r: RedirectResponse("/ui/", 307))] if standalone else []))
+    app = Starlette(
+        routes=[Mount("/ui", routes=routes), Route("/ui", lambda r: RedirectResponse("/ui/", 308))]
+        + ([Route("/", lambda r: RedirectResponse("/ui/", 307))] if standalone else [])
+    )
     app.state.viewer = viewer
 
     async def timed(scope: Any, receive: Any, send: Any) -> None:
         """Server-Timing on every response: the figure the viewer benchmark reads."""
         t0 = time.perf_counter()
 
-        async def send_with_headers(message: dict[str, Any]) -> None:
+        async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
                 elapsed = (time.perf_counter() - t0) * 1000
-                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS, (b"server-timing", f"app;dur={elapsed:.1f}".encode())]
+                message["headers"] = [
+                    *message.get("headers", []),
+                    *SECURITY_HEADERS,
+                    (b"server-timing", f"app;dur={elapsed:.1f}".encode()),
+                ]
             await send(message)
 
         await app(scope, receive, send_with_headers)
 
     ui = config.ui
-    guard = Guard(timed, bind_host=config.server.host, login_token=ui.token,
-                  allowed_hosts=getattr(config.server, "allowed_hosts", ()), allowed_origins=getattr(config.server, "allowed_origins", ()))
+    guard = Guard(
+        timed,
+        bind_host=config.server.host,
+        login_token=ui.token,
+        allowed_hosts=getattr(config.server, "allowed_hosts", ()),
+        allowed_origins=getattr(config.server, "allowed_origins", ()),
+    )
     viewer.guard = guard
     return guard
 

@@ -23,9 +23,11 @@ def _number(value: float) -> str:
 
 
 def _frame(title: str, body: list[str], names: Sequence[str], height: int = HEIGHT) -> Markup:
-    legend = "".join(
-        f'<tspan class="t{k}" dx="{12 if k else 0}">■ {escape(name)}</tspan>' for k, name in enumerate(names)
-    ) if len(names) > 1 else ""
+    legend = (
+        "".join(f'<tspan class="t{k}" dx="{12 if k else 0}">■ {escape(name)}</tspan>' for k, name in enumerate(names))
+        if len(names) > 1
+        else ""
+    )
     return Markup(
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}">'
         f'<title>{escape(title)}</title><text class="legend" x="{LEFT}" y="10">{legend}</text>{"".join(body)}</svg>'
@@ -36,7 +38,7 @@ def _nice(top: float) -> float:
     """A round axis top at or above `top` (1, 2, 2.5, 5 times a power of ten), so ticks read well."""
     if top <= 0:
         return 1
-    power = 10 ** math.floor(math.log10(top))
+    power = 10.0 ** math.floor(math.log10(top))
     return next(m * power for m in (1, 2, 2.5, 4, 5, 8, 10) if m * power >= top)
 
 
@@ -45,7 +47,9 @@ def _axis(top: float, unit: str) -> list[str]:
     for k in range(5):
         y = TOP + (HEIGHT - TOP - BOTTOM) * (1 - k / 4)
         out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH}" y1="{y:.1f}" y2="{y:.1f}"/>')
-        out.append(f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_number(top * k / 4))}{escape(unit)}</text>')
+        out.append(
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_number(top * k / 4))}{escape(unit)}</text>'
+        )
     return out
 
 
@@ -53,7 +57,8 @@ def _x_labels(labels: Sequence[str], step: float) -> list[str]:
     every = max(1, len(labels) // 8)
     return [
         f'<text class="tick" x="{LEFT + step * (i + 0.5):.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(label[5:] if len(label) == 10 else label)}</text>'
-        for i, label in enumerate(labels) if i % every == 0
+        for i, label in enumerate(labels)
+        if i % every == 0
     ]
 
 
@@ -91,7 +96,9 @@ def lines(title: str, labels: Sequence[str], series: dict[str, Sequence[float | 
                 continue
             x, y = LEFT + step * (i + 0.5), HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * value / top
             points.append(f"{x:.1f},{y:.1f}")
-            body.append(f'<circle class="s{s}" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(labels[i])} {escape(name)}: {escape(_number(value))}{escape(unit)}</title></circle>')
+            body.append(
+                f'<circle class="s{s}" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(labels[i])} {escape(name)}: {escape(_number(value))}{escape(unit)}</title></circle>'
+            )
         if len(points) > 1:
             body.append(f'<polyline class="line s{s}" points="{" ".join(points)}"/>')
     return _frame(title, body + _x_labels(labels, step), list(series))
@@ -108,11 +115,17 @@ def hbars(title: str, rows: Sequence[tuple[str, Sequence[float]]], names: Sequen
     for r, (label, values) in enumerate(rows):
         y = TOP + 8 + r * row_h
         short = label if len(label) <= 30 else "…" + label[-29:]
-        body.append(f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(short)}<title>{escape(label)}</title></text>')
+        body.append(
+            f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(short)}<title>{escape(label)}</title></text>'
+        )
         x = float(label_w)
         for s, value in enumerate(values):
             w = (WIDTH - label_w - 60) * value / top
-            body.append(f'<rect class="s{s}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}"><title>{escape(label)} {escape(names[s])}: {escape(_number(value))}{escape(unit)}</title></rect>')
+            body.append(
+                f'<rect class="s{s}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}"><title>{escape(label)} {escape(names[s])}: {escape(_number(value))}{escape(unit)}</title></rect>'
+            )
             x += w
-        body.append(f'<text class="tick" x="{x + 4:.1f}" y="{y + 14}">{escape(_number(sum(values)))}{escape(unit)}</text>')
+        body.append(
+            f'<text class="tick" x="{x + 4:.1f}" y="{y + 14}">{escape(_number(sum(values)))}{escape(unit)}</text>'
+        )
     return _frame(title, body, names, height)

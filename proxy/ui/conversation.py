@@ -69,8 +69,12 @@ def text_of(content: Any) -> str:
             if isinstance(part, dict) and part.get("type") == "text":
                 parts.append(str(part.get("text", "")))
             elif isinstance(part, dict):
-                url = str((part.get("image_url") or {}).get("url", "")) if isinstance(part.get("image_url"), dict) else ""
-                parts.append(f"[{part.get('type', 'part')}{' ' + url[:60] if url and not url.startswith('data:') else ''}]")
+                url = (
+                    str((part.get("image_url") or {}).get("url", "")) if isinstance(part.get("image_url"), dict) else ""
+                )
+                parts.append(
+                    f"[{part.get('type', 'part')}{' ' + url[:60] if url and not url.startswith('data:') else ''}]"
+                )
             else:
                 parts.append(str(part))
         return "\n".join(parts)
@@ -80,9 +84,10 @@ def text_of(content: Any) -> str:
 def pretty_json(arguments: Any) -> str:
     if isinstance(arguments, str):
         try:
-            arguments = json.loads(arguments)
+            parsed = json.loads(arguments)
         except ValueError:
             return arguments
+        return json.dumps(parsed, indent=2, ensure_ascii=False)
     return json.dumps(arguments, indent=2, ensure_ascii=False)
 
 
@@ -95,24 +100,38 @@ def fold(label: str, text: str, url: str, *, always: bool = False) -> Fold:
     return Fold(label, preview, len(text), lines, lazy=url)
 
 
-def turns(episode: Episode, curation: Curation, linked: dict[str, Any], stats: dict[int, dict[str, Any]], base: str) -> list[Turn]:
-    names = {c.get("id"): (c.get("function") or {}).get("name") for m in episode.messages for c in m.get("tool_calls") or []}
+def turns(
+    episode: Episode, curation: Curation, linked: dict[str, Any], stats: dict[int, dict[str, Any]], base: str
+) -> list[Turn]:
+    names = {
+        c.get("id"): (c.get("function") or {}).get("name") for m in episode.messages for c in m.get("tool_calls") or []
+    }
     out = []
     for k, recorded in enumerate(episode.messages):
         message = curation.edited(k, recorded)
         role = str(message.get("role") or "?")
         part = f"{base}/part/{k}"
-        turn = Turn(index=k, role=role, tool_call_id=message.get("tool_call_id"), stats=stats.get(k) if role == "assistant" else None)
+        turn = Turn(
+            index=k,
+            role=role,
+            tool_call_id=message.get("tool_call_id"),
+            stats=stats.get(k) if role == "assistant" else None,
+        )
         turn.dropped = curation.drops(k) or (curation.strip_system and role == "system")
         turn.edited = k in curation.edits
         if turn.edited:
-            calls = [f"⚙ {(c.get('function') or {}).get('name')} {(c.get('function') or {}).get('arguments')}" for c in recorded.get("tool_calls") or []]
+            calls = [
+                f"⚙ {(c.get('function') or {}).get('name')} {(c.get('function') or {}).get('arguments')}"
+                for c in recorded.get("tool_calls") or []
+            ]
             turn.original = "\n".join([text_of(recorded.get("content")), *calls]).strip()
         text = text_of(message.get("content"))
         if role == "system":
             turn.content = fold("system prompt", text, f"{part}/content", always=True)
         elif text:  # a tool result folds past a few lines; a user or assistant text only when long
-            turn.content = fold("tool result" if role == "tool" else "full text", text, f"{part}/content", always=role != "tool")
+            turn.content = fold(
+                "tool result" if role == "tool" else "full text", text, f"{part}/content", always=role != "tool"
+            )
         if message.get("reasoning_content"):
             turn.reasoning = fold("reasoning", str(message["reasoning_content"]), f"{part}/reasoning", always=True)
         edits = (curation.edits.get(k) or {}).get("arguments") or {}
@@ -127,7 +146,9 @@ def turns(episode: Episode, curation: Curation, linked: dict[str, Any], stats: d
     return out
 
 
-def full_text(episode: Episode, curation: Curation, linked: dict[str, Any], index: int, what: str, arg: int | None = None) -> str | None:
+def full_text(
+    episode: Episode, curation: Curation, linked: dict[str, Any], index: int, what: str, arg: int | None = None
+) -> str | None:
     """The whole text behind a fold: content, reasoning, a tool call's arguments, or the linked MCP result."""
     if not 0 <= index < len(episode.messages):
         return None
@@ -138,7 +159,11 @@ def full_text(episode: Episode, curation: Curation, linked: dict[str, Any], inde
         return str(message.get("reasoning_content") or "")
     if what == "args":
         calls = message.get("tool_calls") or []
-        return pretty_json((calls[arg].get("function") or {}).get("arguments")) if arg is not None and 0 <= arg < len(calls) else None
+        return (
+            pretty_json((calls[arg].get("function") or {}).get("arguments"))
+            if arg is not None and 0 <= arg < len(calls)
+            else None
+        )
     if what == "mcp":
         link = linked.get(message.get("tool_call_id") or "")
         return pretty_json(link["result"]) if link else None

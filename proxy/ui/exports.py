@@ -28,9 +28,28 @@ def export_page(request: Request, error: str = "", status: int = 200, form: dict
         _, raw = filters_of(form or request.query_params)
     except BadParam as exc:
         raw, error = {}, str(exc)
-    values = {"format": "jsonl", "unroll": "", "test_split": "0", "strip_system": "", "name": "", "repo_id": "", "private": "on", **(form or {})}
-    return viewer.page(request, "export.html", status=status, raw=raw, values=values, error=error, jobs=viewer.jobs.recent(),
-                       export_dir=str(viewer.export_dir), formats=list(FORMATS), query=query(raw))
+    values = {
+        "format": "jsonl",
+        "unroll": "",
+        "test_split": "0",
+        "strip_system": "",
+        "name": "",
+        "repo_id": "",
+        "private": "on",
+        **(form or {}),
+    }
+    return viewer.page(
+        request,
+        "export.html",
+        status=status,
+        raw=raw,
+        values=values,
+        error=error,
+        jobs=viewer.jobs.recent(),
+        export_dir=str(viewer.export_dir),
+        formats=list(FORMATS),
+        query=query(raw),
+    )
 
 
 def _options(form: Any) -> Any:
@@ -70,7 +89,9 @@ async def start(request: Request) -> Response:
         else:
             name = str(form.get("name") or "").strip() or f"traces-{time.strftime('%Y%m%d-%H%M%S')}{FORMATS[fmt]}"
             if not NAME.fullmatch(name):
-                raise BadParam("the file name uses letters, digits, '.', '_' and '-' (it is written into the export folder)")
+                raise BadParam(
+                    "the file name uses letters, digits, '.', '_' and '-' (it is written into the export folder)"
+                )
             out = viewer.export_dir / name
             if out.exists():
                 raise BadParam(f"{out} already exists; choose another name")
@@ -86,7 +107,13 @@ def job_page(request: Request) -> Response:
     viewer = _viewer(request)
     job = viewer.jobs.get(int(request.path_params["job_id"]))
     if job is None:
-        return viewer.page(request, "message.html", status=404, title="No such job", message="This export job is not known (the viewer was restarted?).")
+        return viewer.page(
+            request,
+            "message.html",
+            status=404,
+            title="No such job",
+            message="This export job is not known (the viewer was restarted?).",
+        )
     return viewer.page(request, "job.html", job=job)
 
 

@@ -49,24 +49,38 @@ class Guard:
     """ASGI middleware in front of the viewer app."""
 
     def __init__(
-        self, app: Any, *, bind_host: str, login_token: str = "", allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = ()
+        self,
+        app: Any,
+        *,
+        bind_host: str,
+        login_token: str = "",
+        allowed_hosts: Iterable[str] = (),
+        allowed_origins: Iterable[str] = (),
     ) -> None:
         self.app = app
         self.csrf_token = secrets.token_urlsafe(32)  # per process: pages embed it, foreign pages cannot read it
         self.login_token = login_token
         self.bind_host = bind_host
         self.off = not is_loopback(bind_host) and not login_token
-        self.hosts = {*LOOPBACK_NAMES, *allowed_hosts} | ({bind_host} if bind_host not in ("0.0.0.0", "::", "") else set())
+        self.hosts = {*LOOPBACK_NAMES, *allowed_hosts} | (
+            {bind_host} if bind_host not in ("0.0.0.0", "::", "") else set()
+        )
         self.origins = set(allowed_origins)
-        self.cookie_value = hmac.new(login_token.encode(), b"tracemill-ui", hashlib.sha256).hexdigest() if login_token else ""
+        self.cookie_value = (
+            hmac.new(login_token.encode(), b"tracemill-ui", hashlib.sha256).hexdigest() if login_token else ""
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         if self.off:
-            await _text(send, 403, f"The tracemill viewer is off: this server is bound to {self.bind_host}, which is not a loopback address. "
-                        "Set [ui] token in proxy.toml to turn it on; it will then ask for that token.")
+            await _text(
+                send,
+                403,
+                f"The tracemill viewer is off: this server is bound to {self.bind_host}, which is not a loopback address. "
+                "Set [ui] token in proxy.toml to turn it on; it will then ask for that token.",
+            )
             return
         host = (header(scope["headers"], b"host") or b"").decode("latin-1")
         if not self.login_token and hostname(host) not in self.hosts:
@@ -82,7 +96,9 @@ class Guard:
                 await _text(send, 413, f"Refused: a form larger than {MAX_FORM_BYTES} bytes.")
                 return
             if not hmac.compare_digest(_token(scope, body).encode(), self.csrf_token.encode()):
-                await _text(send, 403, "Refused: missing or wrong X-Tracemill-Token (reload the page to get the current one).")
+                await _text(
+                    send, 403, "Refused: missing or wrong X-Tracemill-Token (reload the page to get the current one)."
+                )
                 return
             receive = _replay(body, receive)
         if self.login_token and not scope["path"].startswith(OPEN_PATHS) and not self._logged_in(scope):
@@ -144,5 +160,11 @@ def _replay(body: bytes, original: Receive) -> Receive:
 
 async def _text(send: Send, status: int, message: str) -> None:
     body = message.encode()
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -85,7 +85,11 @@ class Jobs:
         except Exception as exc:  # shown on the job's page, in one line
             from finetune.hub import HubError
 
-            job.error = str(exc) if isinstance(exc, HubError | ValueError | OSError) else f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+            job.error = (
+                str(exc)
+                if isinstance(exc, HubError | ValueError | OSError)
+                else f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+            )
             job.state = "failed"
         finally:
             job.finished = time.time()

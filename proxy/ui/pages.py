@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NamedTuple
+
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
@@ -10,6 +12,8 @@ from proxy.ui import conversation
 from proxy.ui.app import Viewer, not_found
 from proxy.ui.guard import COOKIE
 from proxy.ui.params import BadParam, cursor_of, filters_of, int_of, query
+from recorder import Curation, Episode
+from recorder.episodes.curation import describe
 
 PAGE = 50
 
@@ -38,14 +42,21 @@ async def login(request: Request) -> Response:
     return viewer.page(request, "login.html", failed=False)
 
 
-def _episode_rows(request: Request) -> dict[str, object]:
+def _episode_rows(request: Request) -> dict[str, Any]:
     viewer = _viewer(request)
     filters, raw = filters_of(request.query_params)
     limit = int_of(request.query_params.get("limit"), PAGE, 1, 500)
     before = cursor_of(request.query_params.get("before"))
-    rows = viewer.reads.episodes(filters, limit, before)
+    rows = viewer.reads.reader.episodes(filters, limit=limit, before=before)
     older = query(raw, before=f"{rows[-1]['started_at']!r}:{rows[-1]['id']}") if len(rows) == limit else None
-    return {"rows": rows, "raw": raw, "older": older, "first_page": before is None, "version": viewer.reads.refresh(), "query": query(raw)}
+    return {
+        "rows": rows,
+        "raw": raw,
+        "older": older,
+        "first_page": before is None,
+        "version": viewer.reads.version(),
+        "query": query(raw),
+    }
 
 
 def episodes(request: Request) -> Response:
@@ -53,14 +64,25 @@ def episodes(request: Request) -> Response:
     try:
         context = _episode_rows(request)
     except BadParam as exc:
-        return viewer.page(request, "episodes.html", status=400, error=str(exc), rows=[], raw={}, older=None, first_page=True, version="", query="")
+        return viewer.page(
+            request,
+            "episodes.html",
+            status=400,
+            error=str(exc),
+            rows=[],
+            raw={},
+            older=None,
+            first_page=True,
+            version="",
+            query="",
+        )
     return viewer.page(request, "episodes.html", error=None, **context)
 
 
 def episode_rows(request: Request) -> Response:
     """The first page's rows again, for live updates: 204 (htmx leaves the table alone) when nothing changed."""
     viewer = _viewer(request)
-    if request.query_params.get("v") == viewer.reads.refresh():
+    if request.query_params.get("v") == viewer.reads.version():
         return Response(status_code=204)
     try:
         context = _episode_rows(request)
@@ -69,59 +91,66 @@ def episode_rows(request: Request) -> Response:
     return viewer.page(request, "episode_rows.html", **context)
 
 
-def _episode_context(request: Request) -> dict[str, object] | None:
+class Shown(NamedTuple):
+    """One episode as every episode view needs it."""
+
+    episode: Episode
+    state: Curation
+    linked: dict[str, Any]
+    summary: dict[str, Any] | None
+
+
+def _shown(request: Request) -> Shown | None:
     viewer = _viewer(request)
     episode_id = int(request.path_params["episode_id"])
     episode = viewer.reads.episode(episode_id)
     if episode is None:
         return None
-    reads = viewer.reads
-    state = reads.curation(episode_id)
-    linked = reads.links(episode.exchange_ids)
-    return {"episode": episode, "state": state, "linked": linked, "summary": reads.summary(episode_id), "reads": reads}
+    reader = viewer.reads.reader
+    return Shown(
+        episode, reader.curation(episode_id), reader.links(episode.exchange_ids), reader.episode_summary(episode_id)
+    )
 
 
 def episode(request: Request) -> Response:
     viewer = _viewer(request)
-    context = _episode_context(request)
-    if context is None:
+    shown = _shown(request)
+    if shown is None:
         return not_found(viewer, request, f"There is no episode {request.path_params['episode_id']}.")
-    ep, state = context["episode"], context["state"]
-    base = f"/ui/episodes/{ep.id}"  # type: ignore[attr-defined]
-    turns = conversation.turns(ep, state, context["linked"], viewer.reads.turn_stats(ep.id), base)  # type: ignore[arg-type, attr-defined]
-    history = viewer.reads.history(ep.id)  # type: ignore[attr-defined]
+    reader = viewer.reads.reader
+    ep = shown.episode
+    turns = conversation.turns(ep, shown.state, shown.linked, reader.turn_stats(ep.id), f"/ui/episodes/{ep.id}")
     return viewer.page(
-        request, "episode.html", tab="conversation", turns=turns, history=history, describe=_describe, notice=request.query_params.get("notice"),
-        **{k: v for k, v in context.items() if k != "reads"},
+        request,
+        "episode.html",
+        tab="conversation",
+        turns=turns,
+        history=reader.curation_history(ep.id),
+        describe=describe,
+        notice=request.query_params.get("notice"),
+        **shown._asdict(),
     )
-
-
-def _describe(step: dict[str, object]) -> str:
-    from recorder.episodes.curation import describe
-
-    return describe(step)
 
 
 def episode_raw(request: Request) -> Response:
     viewer = _viewer(request)
-    context = _episode_context(request)
-    if context is None:
+    shown = _shown(request)
+    if shown is None:
         return not_found(viewer, request, f"There is no episode {request.path_params['episode_id']}.")
-    ep = context["episode"]
-    exchanges = viewer.reads.exchange_rows(ep.exchange_ids)  # type: ignore[attr-defined]
-    return viewer.page(request, "episode_raw.html", tab="raw", exchanges=exchanges, **{k: v for k, v in context.items() if k != "reads"})
+    exchanges = viewer.reads.reader.exchange_rows(shown.episode.exchange_ids)
+    return viewer.page(request, "episode_raw.html", tab="raw", exchanges=exchanges, **shown._asdict())
 
 
 def part(request: Request) -> Response:
     """The full text behind one fold, fetched when the fold opens."""
     viewer = _viewer(request)
-    context = _episode_context(request)
-    if context is None:
+    shown = _shown(request)
+    if shown is None:
         return HTMLResponse("episode not found", 404)
     arg = request.path_params.get("arg")
+    index, what = int(request.path_params["index"]), str(request.path_params["what"])
     text = conversation.full_text(
-        context["episode"], context["state"], context["linked"], int(request.path_params["index"]), request.path_params["what"],  # type: ignore[arg-type]
-        int(arg) if arg is not None else None,
+        shown.episode, shown.state, shown.linked, index, what, int(arg) if arg is not None else None
     )
     if text is None:
         return HTMLResponse("nothing here", 404)
@@ -130,15 +159,17 @@ def part(request: Request) -> Response:
 
 def edit_form(request: Request) -> Response:
     viewer = _viewer(request)
-    context = _episode_context(request)
+    shown = _shown(request)
     index = int(request.path_params["index"])
-    if context is None or not 0 <= index < len(context["episode"].messages):  # type: ignore[attr-defined]
+    if shown is None or not 0 <= index < len(shown.episode.messages):
         return HTMLResponse("no such turn", 404)
-    message = context["state"].edited(index, context["episode"].messages[index])  # type: ignore[attr-defined]
-    calls = [(i, (c.get("function") or {}).get("name"), conversation.pretty_json((c.get("function") or {}).get("arguments")))
-             for i, c in enumerate(message.get("tool_calls") or [])]
-    return viewer.page(request, "edit_form.html", episode=context["episode"], index=index,
-                       content=conversation.text_of(message.get("content")), calls=calls)
+    message = shown.state.edited(index, shown.episode.messages[index])
+    calls = [
+        (i, (c.get("function") or {}).get("name"), conversation.pretty_json((c.get("function") or {}).get("arguments")))
+        for i, c in enumerate(message.get("tool_calls") or [])
+    ]
+    content = conversation.text_of(message.get("content"))
+    return viewer.page(request, "edit_form.html", episode=shown.episode, index=index, content=content, calls=calls)
 
 
 routes = [

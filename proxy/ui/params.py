@@ -45,8 +45,14 @@ def filters_of(params: Any) -> tuple[Filters, dict[str, str]]:
     except ValueError:
         raise BadParam(f"min rating {raw['min_rating']!r} is not a number") from None
     filters = Filters(
-        session=raw["session"] or None, model=raw["model"] or None, since=since_of(raw["since"]), tag=raw["tag"] or None,
-        include_excluded=raw["excluded"] == "show", only_excluded=raw["excluded"] == "only", rating=rating, min_rating=min_rating,
+        session=raw["session"] or None,
+        model=raw["model"] or None,
+        since=since_of(raw["since"]),
+        tag=raw["tag"] or None,
+        include_excluded=raw["excluded"] == "show",
+        only_excluded=raw["excluded"] == "only",
+        rating=rating,
+        min_rating=min_rating,
         search=raw["q"] or None,
     )
     return filters, raw

@@ -28,7 +28,7 @@ def turn_stats(db: sqlite3.Connection, episode_id: int) -> dict[int, dict[str, A
         "WHERE ee.episode_id = ? ORDER BY ee.exchange_id",
         (episode_id,),
     ).fetchall()
-    return {r["answer_index"]: {k: r[k] for k in r.keys() if k != "answer_index"} for r in rows}
+    return {r["answer_index"]: {k: r[k] for k in r.keys() if k != "answer_index"} for r in rows}  # noqa: SIM118  (a Row is no dict)
 
 
 def episode_of(db: sqlite3.Connection, exchange_id: int) -> int | None:

@@ -75,6 +75,8 @@ def update(db: sqlite3.Connection, batch: int = 500) -> int:
             (cursor, last, batch),
         ).fetchall()
         with transaction(db):
+            if get_cursor(db, "episodes") != cursor:
+                continue  # another reader chained these while we read them: look again
             for row in rows:
                 _add(db, row)
             set_cursor(db, "episodes", rows[-1]["id"] if len(rows) == batch else last)

@@ -24,6 +24,8 @@ def update(db: sqlite3.Connection) -> int:
         (cursor, last),
     ).fetchall()
     with transaction(db):
+        if cursors.get(db, "links") != cursor:
+            return 0  # another reader linked these while we read them
         for call in calls:
             _link(db, call)
         cursors.put(db, "links", last)

@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from recorder.episodes import chain, curation
+from recorder.episodes import browse, chain, curation
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
 from recorder.episodes.filters import Filters
-from recorder.store import curation_log, episode_queries, linking, queries
+from recorder.store import curation_log, episode_queries, linking, queries, stats
 from recorder.store.sqlite import open_existing
 
 
@@ -135,3 +135,43 @@ class TraceReader:
         step = live[-1]
         curation_log.append(self._db, episode_id, "undo", {"step": step.id})
         return {"id": step.id, "at": step.at, "episode_id": step.episode_id, "action": step.action, "args": step.args}
+
+    # For the viewer: a change marker, per-turn figures, pages of exchanges, aggregates
+
+    def version(self) -> str:
+        """Changes whenever anything is recorded or curated: a cheap marker for live views."""
+        return browse.version(self._db)
+
+    def episode_summary(self, episode_id: int) -> dict[str, Any] | None:
+        """The episode's row (start, model, counts, tokens, first user message, fork parent), no conversation."""
+        self.refresh()
+        return browse.summary(self._db, episode_id)
+
+    def turn_stats(self, episode_id: int) -> dict[int, dict[str, Any]]:
+        """Message index of each answer -> its exchange's tokens, TTFB, duration and status."""
+        return browse.turn_stats(self._db, episode_id)
+
+    def episode_of(self, exchange_id: int) -> int | None:
+        return browse.episode_of(self._db, exchange_id)
+
+    def exchange_page(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every LLM exchange (failures and non-chat paths too), newest first, keyset paged by id."""
+        return stats.exchange_page(self._db, **filters)
+
+    def exchange_rows(self, ids: list[int]) -> list[dict[str, Any]]:
+        """Summaries of these exchanges without reading their (possibly huge) requests."""
+        return stats.exchange_rows(self._db, ids)
+
+    def mcp_servers(self) -> list[dict[str, Any]]:
+        return stats.mcp_servers(self._db)
+
+    def overview(self, since: float) -> dict[str, Any]:
+        """Totals, and per day / model / tool figures since a time, for the overview's charts."""
+        self.refresh()
+        return {
+            "totals": stats.totals(self._db),
+            "days": stats.per_day(self._db, since),
+            "models": stats.tokens_per_model(self._db, since),
+            "latency": stats.latency_per_day(self._db, since),
+            "tools": stats.tool_calls_per_tool(self._db, since),
+        }

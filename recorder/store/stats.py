@@ -22,9 +22,18 @@ def per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
         f"FROM exchanges WHERE started_at >= ? GROUP BY day",
         (since,),
     ):
-        days[r[0]] = {"day": r[0], "exchanges": r[1], "failed": r[2] or 0, "prompt_tokens": r[3], "completion_tokens": r[4], "episodes": 0}
+        days[r[0]] = {
+            "day": r[0],
+            "exchanges": r[1],
+            "failed": r[2] or 0,
+            "prompt_tokens": r[3],
+            "completion_tokens": r[4],
+            "episodes": 0,
+        }
     for r in db.execute(f"SELECT {DAY} AS day, count(*) FROM episodes WHERE started_at >= ? GROUP BY day", (since,)):
-        days.setdefault(r[0], {"day": r[0], "exchanges": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0})["episodes"] = r[1]
+        days.setdefault(r[0], {"day": r[0], "exchanges": 0, "failed": 0, "prompt_tokens": 0, "completion_tokens": 0})[
+            "episodes"
+        ] = r[1]
     return [days[d] for d in sorted(days)]
 
 
@@ -47,7 +56,8 @@ def latency_per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]
     durations: dict[str, list[float]] = {}
     ttfbs: dict[str, list[float]] = {}
     for day, duration, ttfb in db.execute(
-        f"SELECT {DAY}, duration_ms, ttfb_ms FROM exchanges WHERE started_at >= ? AND duration_ms IS NOT NULL AND NOT {FAILED}", (since,)
+        f"SELECT {DAY}, duration_ms, ttfb_ms FROM exchanges WHERE started_at >= ? AND duration_ms IS NOT NULL AND NOT {FAILED}",
+        (since,),
     ):
         durations.setdefault(day, []).append(duration)
         if ttfb is not None:
@@ -55,10 +65,15 @@ def latency_per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]
     out = []
     for day in sorted(durations):
         values, firsts = sorted(durations[day]), sorted(ttfbs.get(day, []))
-        out.append({
-            "day": day, "p50": _percentile(values, 0.5), "p90": _percentile(values, 0.9), "p99": _percentile(values, 0.99),
-            "ttfb_p50": _percentile(firsts, 0.5) if firsts else None,
-        })
+        out.append(
+            {
+                "day": day,
+                "p50": _percentile(values, 0.5),
+                "p90": _percentile(values, 0.9),
+                "p99": _percentile(values, 0.99),
+                "ttfb_p50": _percentile(firsts, 0.5) if firsts else None,
+            }
+        )
     return out
 
 
@@ -81,18 +96,30 @@ def totals(db: sqlite3.Connection) -> dict[str, int]:
     return dict(zip(("exchanges", "failed", "episodes", "mcp_calls", "curation_steps"), row, strict=True))
 
 
-LIGHT = ("id, started_at, session, method, path, model, status, stream, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
-         "incomplete, error, response_json, length(request_json) AS request_size, length(response_raw) AS raw_size")
+LIGHT = (
+    "id, started_at, session, method, path, model, status, stream, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
+    "incomplete, error, response_json, length(request_json) AS request_size, length(response_raw) AS raw_size"
+)
 
 
 def exchange_page(
-    db: sqlite3.Connection, *, limit: int = 50, before: int | None = None, session: str | None = None, model: str | None = None,
-    failed: bool = False, path: str | None = None,
+    db: sqlite3.Connection,
+    *,
+    limit: int = 50,
+    before: int | None = None,
+    session: str | None = None,
+    model: str | None = None,
+    failed: bool = False,
+    path: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every LLM exchange (any path, failures included), newest first; `before` is the last id of the previous page."""
     clauses, args = [], []
-    for clause, value in (("id < ?", before), ("session = ?", session), ("model LIKE ?", f"%{model}%" if model else None),
-                          ("path LIKE ?", f"%{path}%" if path else None)):
+    for clause, value in (
+        ("id < ?", before),
+        ("session = ?", session),
+        ("model LIKE ?", f"%{model}%" if model else None),
+        ("path LIKE ?", f"%{path}%" if path else None),
+    ):
         if value is not None:
             clauses.append(clause)
             args.append(value)
@@ -100,7 +127,10 @@ def exchange_page(
         clauses.append(FAILED)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     rows = db.execute(f"SELECT {LIGHT} FROM exchanges{where} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-    return [{**exchange_summary(r), "method": r["method"], "request_size": r["request_size"], "raw_size": r["raw_size"]} for r in rows]
+    return [
+        {**exchange_summary(r), "method": r["method"], "request_size": r["request_size"], "raw_size": r["raw_size"]}
+        for r in rows
+    ]
 
 
 def exchange_rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
@@ -110,7 +140,14 @@ def exchange_rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for r in db.execute(f"SELECT {LIGHT} FROM exchanges WHERE id IN ({marks}) ORDER BY id", chunk):
-            out.append({**exchange_summary(r), "method": r["method"], "request_size": r["request_size"], "raw_size": r["raw_size"]})
+            out.append(
+                {
+                    **exchange_summary(r),
+                    "method": r["method"],
+                    "request_size": r["request_size"],
+                    "raw_size": r["raw_size"],
+                }
+            )
     return out
 
 
@@ -120,4 +157,6 @@ def mcp_servers(db: sqlite3.Connection) -> list[dict[str, Any]]:
         "SELECT server, count(*), sum(coalesce(is_error, 0) OR response_kind = 'error'), avg(latency_ms), max(at) "
         "FROM mcp_calls GROUP BY server ORDER BY server"
     ).fetchall()
-    return [{"server": r[0], "calls": r[1], "errors": r[2] or 0, "mean_latency_ms": r[3], "last_at": r[4]} for r in rows]
+    return [
+        {"server": r[0], "calls": r[1], "errors": r[2] or 0, "mean_latency_ms": r[3], "last_at": r[4]} for r in rows
+    ]

@@ -20,7 +20,10 @@ def test_rating_filters_select_episodes_by_named_rating_or_reward(store, tmp_pat
     multi, hello, imported = _ids(store)
     for episode, value in ((multi, "good"), (hello, "bad"), (imported, "0.7")):
         assert tm("traces", "rate", episode, value, "--db", str(store)).returncode == 0
-    sessions = lambda *flags: sorted(r["session"] for r in export(store, tmp_path / "r.jsonl", *flags))
+
+    def sessions(*flags: str) -> list[str]:
+        return sorted(r["session"] for r in export(store, tmp_path / "r.jsonl", *flags))
+
     assert sessions("--rating", "good") == ["s1"]
     assert sessions("--rating", "bad") == ["s2"]
     assert sessions("--min-rating", "0.5") == ["import:trace_20250529_130900", "s1"]
@@ -44,23 +47,34 @@ def test_edits_are_logged_used_by_exports_and_undoable(store, tmp_path):
     row = next(r for r in export(store, tmp_path / "e.jsonl") if r["session"] == "s1")
     assert row["messages"][4]["content"] == "The sum is 5." and row["messages"][4]["reasoning_content"] == "Say 5."
     assert row["messages"][2]["tool_calls"][0]["function"] == {"name": "get_sum", "arguments": new_args}
-    assert json.loads(tm("traces", "show", multi, "--json", "--db", db).stdout)["episode"]["messages"][4]["content"] == "5"  # the original stays
-    for bad, why in ((["1", "--content", "x"], "not an assistant turn"), (["2", "--tool-call", "0", "--arguments", "{oops"], "must be JSON"),
-                     (["2", "--tool-call", "3", "--arguments", "{}"], "no tool call 3")):
+    assert (
+        json.loads(tm("traces", "show", multi, "--json", "--db", db).stdout)["episode"]["messages"][4]["content"] == "5"
+    )  # the original stays
+    for bad, why in (
+        (["1", "--content", "x"], "not an assistant turn"),
+        (["2", "--tool-call", "0", "--arguments", "{oops"], "must be JSON"),
+        (["2", "--tool-call", "3", "--arguments", "{}"], "no tool call 3"),
+    ):
         refused = tm("traces", "edit", multi, *bad, "--db", db)
         assert refused.returncode == 2 and why in refused.stderr
     history = tm("traces", "history", multi, "--db", db).stdout.splitlines()
     assert [line.split()[2] for line in history] == ["edit", "edit"]
     assert "undid edit" in tm("traces", "undo", multi, "--db", db).stdout
     row = next(r for r in export(store, tmp_path / "u.jsonl") if r["session"] == "s1")
-    assert row["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"a": 2, "b": 3}' and row["messages"][4]["content"] == "The sum is 5."
+    assert (
+        row["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"a": 2, "b": 3}'
+        and row["messages"][4]["content"] == "The sum is 5."
+    )
 
 
 @pytest.mark.slow
 def test_dpo_export_pairs_each_edited_turn_with_its_original(store, tmp_path, tiny_model):
     multi, _, _ = _ids(store)
     db = str(store)
-    assert tm("traces", "edit", multi, "2", "--tool-call", "0", "--arguments", '{"a": 2, "b": 30}', "--db", db).returncode == 0
+    assert (
+        tm("traces", "edit", multi, "2", "--tool-call", "0", "--arguments", '{"a": 2, "b": 30}', "--db", db).returncode
+        == 0
+    )
     assert tm("traces", "edit", multi, "4", "--content", "The sum is 5.", "--db", db).returncode == 0
     assert tm("traces", "drop-turns", multi, "5..8", "--db", db).returncode == 0
     out = tmp_path / "prefs.jsonl"
@@ -82,8 +96,22 @@ def test_dpo_export_pairs_each_edited_turn_with_its_original(store, tmp_path, ti
 
     dataset = load_dataset("json", data_files=str(out), split="train")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    args = DPOConfig(output_dir=str(tmp_path / "dpo"), max_steps=1, per_device_train_batch_size=2, report_to="none", use_cpu=True, save_strategy="no")
-    trainer = DPOTrainer(model=AutoModelForCausalLM.from_pretrained(tiny_model), args=args, train_dataset=dataset, processing_class=tokenizer)
+    args = DPOConfig(
+        output_dir=str(tmp_path / "dpo"),
+        max_steps=1,
+        per_device_train_batch_size=2,
+        report_to="none",
+        use_cpu=True,
+        save_strategy="no",
+    )
+    trainer = DPOTrainer(
+        model=AutoModelForCausalLM.from_pretrained(tiny_model),
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+    )
     encoded = trainer.train_dataset[0]
-    assert tokenizer.decode(encoded["chosen_ids"]).count('"b": 30') == 1 and '"b": 30' not in tokenizer.decode(encoded["rejected_ids"])
+    assert tokenizer.decode(encoded["chosen_ids"]).count('"b": 30') == 1 and '"b": 30' not in tokenizer.decode(
+        encoded["rejected_ids"]
+    )
     assert trainer.train().training_loss > 0

@@ -69,3 +69,23 @@ def test_updates_are_incremental(tmp_path):
     add_exchange(db, [U1, assistant("x"), {"role": "user", "content": "y"}], assistant("z"), at=2)
     assert episodes.update(conn) == 1
     assert conn.execute("SELECT exchanges FROM episodes").fetchone()[0] == 2
+
+
+def test_two_readers_refreshing_at_once_chain_each_exchange_once(tmp_path, monkeypatch):
+    db = tmp_path / "e.db"
+    add_exchange(db, [U1], assistant("x"), at=1)
+    add_exchange(db, [U1, assistant("x"), {"role": "user", "content": "y"}], assistant("z"), at=2)
+    first, second = open_db(db), open_db(db)
+    real = episodes.transaction
+    raced: list[int] = []
+
+    def other_reader_first(conn):  # the second reader chains between our read and our write lock
+        if conn is first and not raced:
+            raced.append(-1)
+            raced[0] = episodes.update(second)
+        return real(conn)
+
+    monkeypatch.setattr(episodes, "transaction", other_reader_first)
+    episodes.update(first)
+    assert raced == [2]
+    assert tuple(first.execute("SELECT count(*), sum(exchanges) FROM episodes").fetchone()) == (1, 2)

@@ -28,9 +28,18 @@ async def agent(base: str, question: str, extra: str = "") -> list[dict[str, Any
     """One tool-calling run: the LLM at base/v1, the tools at base/mcp/py; `extra` is appended to each tool result."""
     async with Client(base + "/mcp/py", mode="legacy") as mcp:
         listed = (await mcp.list_tools()).tools
-        tools = [{"type": "function", "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema}} for t in listed]
+        tools = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema},
+            }
+            for t in listed
+        ]
         llm = AsyncOpenAI(base_url=base + "/v1", api_key="sk-viewer-test-123456")
-        messages: list[dict[str, Any]] = [{"role": "system", "content": "Use the tools. " * 3}, {"role": "user", "content": question}]
+        messages: list[dict[str, Any]] = [
+            {"role": "system", "content": "Use the tools. " * 3},
+            {"role": "user", "content": question},
+        ]
         first = (await llm.chat.completions.create(model="qwen", messages=messages, tools=tools)).choices[0].message
         messages.append(first.model_dump(exclude_none=True))
         for call in first.tool_calls or []:
@@ -45,7 +54,7 @@ async def agent(base: str, question: str, extra: str = "") -> list[dict[str, Any
 def mcp_config(folder: Path) -> Path:
     config = folder / "proxy.toml"
     config.write_text(
-        f"[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = [\"-m\", \"tests.support.mcp_servers.pyserver\", \"stdio\"]\n"
+        f'[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\n'
         f"cwd = {json.dumps(str(ROOT))}\n"
     )
     return config

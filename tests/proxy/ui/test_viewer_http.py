@@ -18,9 +18,7 @@ import pytest
 from proxy.config import Config
 from proxy.server import running
 from proxy.ui import build
-from recorder.episodes import curation
-from recorder.episodes.select import Filters, list_episodes, refresh
-from recorder.store.queries import open_db
+from recorder import Filters, open_reader
 from tests.support.cli import tm
 from tests.support.viewer_data import page_token, record_runs, serving
 
@@ -40,18 +38,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def episode_ids(db: Path) -> dict[str, int]:
-    conn = open_db(db)
-    refresh(conn)
-    ids = {r["session"]: r["id"] for r in list_episodes(conn, Filters(include_excluded=True), 100)}
-    conn.close()
-    return ids
+    with open_reader(db) as reader:
+        return {r["session"]: r["id"] for r in reader.episodes(Filters(include_excluded=True), limit=100)}
 
 
 def steps(db: Path) -> int:
-    conn = open_db(db)
-    n = conn.execute("SELECT count(*) FROM curation").fetchone()[0]
-    conn.close()
-    return n
+    with open_reader(db) as reader:
+        return sum(len(reader.curation_history(episode)) for episode in episode_ids(db).values())
 
 
 @asynccontextmanager
@@ -82,12 +75,18 @@ async def test_a_change_needs_the_viewers_origin_and_token_else_403_and_nothing_
             answer = await client.post(f"/ui/episodes/{episode}/tag", data={"tags": "pwned", **form}, headers=headers)
             assert answer.status_code == 403, (headers, form, answer.text)
         for path in (f"/ui/episodes/{episode}/exclude", "/ui/export"):
-            assert (await client.post(path, data={"token": token}, headers={"origin": "http://evil.example"})).status_code == 403
+            assert (
+                await client.post(path, data={"token": token}, headers={"origin": "http://evil.example"})
+            ).status_code == 403
         assert steps(recorded) == before  # nothing written
         assert not list((recorded.parent / "exports").glob("*"))
-        ok = await client.post(f"/ui/episodes/{episode}/tag", data={"tags": "ok"}, headers={"origin": url, "x-tracemill-token": token})
+        ok = await client.post(
+            f"/ui/episodes/{episode}/tag", data={"tags": "ok"}, headers={"origin": url, "x-tracemill-token": token}
+        )
         assert ok.status_code == 303 and steps(recorded) == before + 1
-        assert (await client.post(f"/ui/episodes/{episode}/undo", data={"token": token}, headers={"origin": url})).status_code == 303
+        assert (
+            await client.post(f"/ui/episodes/{episode}/undo", data={"token": token}, headers={"origin": url})
+        ).status_code == 303
         other = await client.get("/ui/episodes", headers={"host": "evil.example:80"})  # DNS rebinding
         assert other.status_code == 421
 
@@ -103,8 +102,14 @@ async def test_off_on_a_public_address_without_a_token_and_asks_for_it_with_one(
         token = page_token(login.text)
         wrong = await client.post("/ui/login", data={"token": token, "login_token": "guess"}, headers={"origin": url})
         assert wrong.status_code == 403 and "not the token" in wrong.text
-        right = await client.post("/ui/login", data={"token": token, "login_token": "s3cret-viewer"}, headers={"origin": url})
-        assert right.status_code == 303 and "httponly" in right.headers["set-cookie"].lower() and "samesite=strict" in right.headers["set-cookie"].lower()
+        right = await client.post(
+            "/ui/login", data={"token": token, "login_token": "s3cret-viewer"}, headers={"origin": url}
+        )
+        assert (
+            right.status_code == 303
+            and "httponly" in right.headers["set-cookie"].lower()
+            and "samesite=strict" in right.headers["set-cookie"].lower()
+        )
         assert (await client.get("/ui/episodes")).status_code == 200  # the cookie now opens the pages
         assert "s3cret-viewer" not in right.headers["set-cookie"]
 
@@ -116,15 +121,29 @@ async def test_hostile_trace_content_renders_as_text(recorded):
         html = page.text
         assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
         assert "<script>alert" not in html and "<img src=x" not in html and 'onerror="alert' not in html
-        assert "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;&lt;img src=x onerror=&#34;alert(&#39;img&#39;)&#34;&gt;" in html
-        assert re.findall(r"<script[^>]*>", html) == ['<script src="/ui/static/htmx.min.js" defer>', '<script src="/ui/static/viewer.js" defer>']
-        for path in (f"/ui/episodes/{episode}/part/3/content", f"/ui/episodes/{episode}/part/3/mcp", "/ui/episodes?q=source", f"/ui/episodes/{episode}/raw"):
+        assert (
+            "&lt;script&gt;alert(&#39;xss&#39;)&lt;/script&gt;&lt;img src=x onerror=&#34;alert(&#39;img&#39;)&#34;&gt;"
+            in html
+        )
+        assert re.findall(r"<script[^>]*>", html) == [
+            '<script src="/ui/static/htmx.min.js" defer>',
+            '<script src="/ui/static/viewer.js" defer>',
+        ]
+        for path in (
+            f"/ui/episodes/{episode}/part/3/content",
+            f"/ui/episodes/{episode}/part/3/mcp",
+            "/ui/episodes?q=source",
+            f"/ui/episodes/{episode}/raw",
+        ):
             fragment = (await client.get(path)).text
             assert "<script>alert" not in fragment and "<img src=x" not in fragment, path
         listing = (await client.get("/ui/episodes?q=%3Cb%3Esource")).text  # the search term itself comes back escaped
         assert "<b>source" not in listing and "&lt;b&gt;source" in listing
         raw_tab = (await client.get(f"/ui/episodes/{episode}/raw")).text
-        bodies = [(await client.get(f"/ui/exchanges/{x}/body")).text for x in re.findall(r'hx-get="/ui/exchanges/(\d+)/body"', raw_tab)]
+        bodies = [
+            (await client.get(f"/ui/exchanges/{x}/body")).text
+            for x in re.findall(r'hx-get="/ui/exchanges/(\d+)/body"', raw_tab)
+        ]
         assert len(bodies) == 2 and "&lt;script&gt;" in bodies[1] and not any("<script>alert" in b for b in bodies)
 
 
@@ -138,7 +157,9 @@ async def test_long_tool_results_fold_and_load_when_opened_and_mcp_links_show(re
         assert "⇄ MCP <b>py</b>" in html and "matched by session+args" in html
         full = (await client.get(f"/ui/episodes/{episode}/part/3/content")).text
         assert "row 39" in full and "Echo: " in full
-        result = json.loads((await client.get(f"/ui/episodes/{episode}/part/3/mcp")).text.replace("&#34;", '"').replace("&#39;", "'"))
+        result = json.loads(
+            (await client.get(f"/ui/episodes/{episode}/part/3/mcp")).text.replace("&#34;", '"').replace("&#39;", "'")
+        )
         assert result["content"][0]["text"].startswith("Echo: ")
         assert re.search(r"tokens \d+ / \d+\s+· TTFB \d+ ms · \d+ ms", html)
         assert (await client.get(f"/ui/episodes/{episode}/part/99/content")).status_code == 404
@@ -155,17 +176,18 @@ async def test_episode_list_filters_pages_and_live_rows(recorded):
         first = await client.get("/ui/episodes", params={"limit": 1})
         older = re.search(r'href="/ui/episodes\?([^"]+)" rel="next"', first.text).group(1).replace("&amp;", "&")
         second = (await client.get("/ui/episodes?" + older)).text
-        assert f'href="/ui/episodes/{ids["plain"]}"' in second and "hx-trigger" not in second  # older pages are not live
+        assert (
+            f'href="/ui/episodes/{ids["plain"]}"' in second and "hx-trigger" not in second
+        )  # older pages are not live
         bad = await client.get("/ui/episodes", params={"since": "yesterday"})
         assert bad.status_code == 400 and "use a duration" in bad.text
         version = re.search(r"[?&;]v=([0-9:]+)", listing).group(1)
         assert (await client.get("/ui/episodes/rows", params={"v": version})).status_code == 204
-        conn = open_db(recorded)
-        curation.record(conn, ids["plain"], "tag", tags=["live"])
-        conn.close()
+        with open_reader(recorded) as reader:
+            reader.curate(ids["plain"], "tag", tags=["live"])
         rows = await client.get("/ui/episodes/rows", params={"v": version})
         assert rows.status_code == 200 and rows.text.startswith("<tbody") and ">live<" in rows.text
-        assert (await client.get("/ui/episodes", params={"tag": "live"})).text.count('<tr class=') == 1
+        assert (await client.get("/ui/episodes", params={"tag": "live"})).text.count("<tr class=") == 1
 
 
 async def test_exchanges_mcp_and_overview_pages(recorded):
@@ -185,16 +207,30 @@ async def test_exchanges_mcp_and_overview_pages(recorded):
 async def test_export_from_the_page_runs_in_the_background_and_links_its_file(recorded):
     async with viewer(recorded) as (url, client):
         token = page_token((await client.get("/ui/export")).text)
-        form = {"token": token, "kind": "export", "format": "jsonl", "unroll": "assistant", "session": "plain", "name": "plain.jsonl"}
+        form = {
+            "token": token,
+            "kind": "export",
+            "format": "jsonl",
+            "unroll": "assistant",
+            "session": "plain",
+            "name": "plain.jsonl",
+        }
         started = await client.post("/ui/export", data=form, headers={"origin": url})
         assert started.status_code == 303
         job = started.headers["location"]
         deadline = time.monotonic() + 60
-        while 'data-state="running"' in (page := (await client.get(job + "/progress")).text) and time.monotonic() < deadline:
+        while (
+            'data-state="running"' in (page := (await client.get(job + "/progress")).text)
+            and time.monotonic() < deadline
+        ):
             await asyncio.sleep(0.2)
         assert 'data-state="done"' in page, page
         rows = [json.loads(line) for line in (await client.get(job + "/file/0")).text.splitlines()]
-        assert len(rows) == 2 and {r["session"] for r in rows} == {"plain"} and rows[0]["parent_id"] == rows[1]["parent_id"]
+        assert (
+            len(rows) == 2
+            and {r["session"] for r in rows} == {"plain"}
+            and rows[0]["parent_id"] == rows[1]["parent_id"]
+        )
         again = await client.post("/ui/export", data=form, headers={"origin": url})
         assert again.status_code == 400 and "already exists" in again.text
         bad = await client.post("/ui/export", data={**form, "name": "../x.jsonl"}, headers={"origin": url})
@@ -207,7 +243,9 @@ async def test_curation_from_forms_is_the_cli_log(recorded):
         token = page_token((await client.get(f"/ui/episodes/{episode}")).text)
 
         async def post(action: str, **form: Any) -> httpx2.Response:
-            return await client.post(f"/ui/episodes/{episode}/{action}", data={"token": token, **form}, headers={"origin": url})
+            return await client.post(
+                f"/ui/episodes/{episode}/{action}", data={"token": token, **form}, headers={"origin": url}
+            )
 
         assert (await post("rate", value="0.25")).status_code == 303
         edit_form = (await client.get(f"/ui/episodes/{episode}/edit/2")).text
