@@ -46,10 +46,11 @@ class StdioChannel(Channel):
         exe = shutil.which(command) or command
         env = {**os.environ, **self.config.env}
         try:
-            # Its own process group, so closing it also ends what it started (npx's node child).
+            # Its own session and process group, so closing it also ends what it started (npx's node child).
+            # start_new_session, not process_group: uvloop (under `tracemill serve`) refuses process_group.
             self.proc = await asyncio.create_subprocess_exec(
                 exe, *self.config.args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=self.stderr, env=env, cwd=self.config.cwd, process_group=0,
+                stderr=self.stderr, env=env, cwd=self.config.cwd, start_new_session=True,
                 preexec_fn=_die_with(os.getpid()) if _libc is not None else None,
             )
         except OSError as exc:
