@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from recorder.episodes.select import RATING_CHOICES, Filters
+from recorder.episodes.filters import RATING_CHOICES, Filters
 
 FILTER_KEYS = ("q", "session", "model", "tag", "since", "excluded", "rating", "min_rating")
 SINCE_UNITS = {"m": 60, "h": 3600, "d": 86400}
