@@ -122,7 +122,8 @@ class LLMRelay:
                 ev.incomplete, ev.error = True, "tracemill stopped before the answer was complete"
                 raise
             task.uncancel()
-            ev.incomplete, ev.error = True, "client disconnected before the answer was complete"
+            # Only a fact: whether the answer was complete (a relayed [DONE]) is the writer's call.
+            ev.incomplete = ev.client_gone = True
         except httpx2.TransportError as exc:
             await self._upstream_failed(ev, exc, send, started=ev.status is not None)
         finally:

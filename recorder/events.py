@@ -33,8 +33,10 @@ class LLMExchange:
     response_chunks: list[bytes] = field(default_factory=list)
     ttfb_ms: float | None = None
     duration_ms: float | None = None
-    error: str | None = None
-    incomplete: bool = False
+    error: str | None = None  # what the relay saw go wrong (unreachable, timeout, upstream died mid-response)
+    incomplete: bool = False  # the relay stopped before the upstream's body ended (client gone or upstream died)
+    # Cheap facts for the writer, which decides completeness from the reassembled answer.
+    client_gone: bool = False  # the client disconnected before the upstream's body ended
     # Values to scrub from bodies before anything is written; never stored themselves.
     secrets: tuple[str, ...] = ()
     # Set by [llm] capture_tokens: what was asked of the upstream; response_chunks then hold its raw bytes, ids included.

@@ -133,7 +133,12 @@ def _add(db: sqlite3.Connection, row: sqlite3.Row) -> None:
 
 
 def _parent(db: sqlite3.Connection, conversation: list[dict[str, Any]], hashes: list[str], session: str | None) -> sqlite3.Row | None:
-    """The most recent exchange whose request + answer is the longest prefix of this request."""
+    """The exchange whose request + answer is the longest prefix of this request.
+
+    Among equal prefixes, one whose episode still ends there comes first, oldest first: N
+    identical concurrent runs (same answers, ids included) then continue N episodes instead of
+    piling onto the newest one. Only when every match has moved on is this a fork (of the newest).
+    """
     for k in range(len(conversation) - 2, -1, -1):
         if conversation[k].get("role") != "assistant":
             continue
@@ -141,7 +146,8 @@ def _parent(db: sqlite3.Connection, conversation: list[dict[str, Any]], hashes: 
             "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id FROM episode_exchanges ee "
             "JOIN episodes e ON e.id = ee.episode_id WHERE ee.conv_hash = ? AND ee.answer_index = ? "
             + ("AND e.session = ? " if session else "")
-            + "ORDER BY ee.exchange_id DESC LIMIT 1"
+            + "ORDER BY (e.last_exchange_id = ee.exchange_id) DESC, "
+            "CASE WHEN e.last_exchange_id = ee.exchange_id THEN ee.exchange_id ELSE -ee.exchange_id END LIMIT 1"
         )
         args: tuple[Any, ...] = (hashes[k], k, session) if session else (hashes[k], k)
         row = db.execute(sql, args).fetchone()

@@ -11,9 +11,11 @@ import json
 import zlib
 from typing import Any
 
-from recorder.dialects.chat_completions import assemble, reasoning_field_of
+from recorder.dialects import dialect_for
+from recorder.dialects.base import INCOMPLETE
 from recorder.events import LLMExchange, MCPMessage
 from recorder.ingest import Row
+from recorder.ingest.completion import decide
 from recorder.ingest.mcp_rows import Pairing, mcp_rows
 from recorder.ingest.redact import Redactor, header_secrets, mask_url, url_secrets
 from recorder.sse import parse_all
@@ -35,22 +37,19 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
     if request is not None:
         request_json = redactor.text(ev.request_body.decode("utf-8", "replace"), secrets)
 
+    dialect = dialect_for(ev.method, ev.path)
     body = _decoded(b"".join(ev.response_chunks), response_headers)
-    content_type = _header(response_headers, "content-type") or ""
+    streamed = "text/event-stream" in (_header(response_headers, "content-type") or "")
     response_json = response_raw = reasoning_field = None
-    error = ev.error
-    usage: dict[str, Any] = {}
-    is_chat = ev.path.rstrip("/").endswith("/chat/completions")
-    if "text/event-stream" in content_type and is_chat:
+    answer: dict[str, Any] | None = None
+    done, stream_error = False, None
+    generic_usage: dict[str, Any] = {}
+    if streamed and dialect is not None:
         stream = True
-        assembled = assemble(parse_all([body]))
-        completion = assembled.completion
-        response_json = redactor.text(json.dumps(completion, ensure_ascii=False), secrets)
-        reasoning_field = assembled.reasoning_field
-        usage = completion.get("usage") or {}
-        model = completion.get("model") or model
-        if assembled.error:
-            error = f"{error}; {assembled.error}" if error else f"stream error: {assembled.error}"
+        assembled = dialect.reassemble(parse_all([body]))
+        answer, stream_error, reasoning_field = assembled.answer, assembled.error, assembled.reasoning_field
+        done = assembled.done  # the terminal event was relayed: complete, however the connection ended
+        response_json = redactor.text(json.dumps(answer, ensure_ascii=False), secrets)
         if keep_raw:
             response_raw = redactor.blob(body, secrets)
     elif body:
@@ -61,17 +60,24 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
         if parsed is not None:
             response_json = redactor.text(body.decode("utf-8", "replace"), secrets)
             if isinstance(parsed, dict):
-                usage = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
-                model = parsed.get("model") if isinstance(parsed.get("model"), str) else model
-                reasoning_field = reasoning_field_of(parsed) if is_chat else None
-                if ev.status and ev.status >= 400 and not error:
-                    error = _error_text(parsed)
+                answer = parsed
+                generic_usage = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
+                if dialect is not None and hasattr(dialect, "reasoning_field"):
+                    reasoning_field = dialect.reasoning_field(parsed)
             if keep_raw:
                 response_raw = redactor.blob(body, secrets)
         else:
             response_raw = redactor.blob(body, secrets)
-    if ev.status and ev.status >= 400 and not error:
-        error = f"HTTP {ev.status}"
+    if isinstance(answer, dict) and isinstance(answer.get("model"), str):
+        model = answer["model"]
+    if dialect is not None and isinstance(answer, dict):
+        prompt_tokens, completion_tokens = dialect.usage(answer)
+    else:
+        prompt_tokens, completion_tokens = _int(generic_usage.get("prompt_tokens")), _int(generic_usage.get("completion_tokens"))
+    received = sum(len(c) for c in ev.response_chunks)
+    state = decide(
+        ev, dialect, answer, streamed=streamed, done=done, stream_error=stream_error, body_error=_error_text(answer), received=received
+    )
     return "exchanges", {
         "uid": ev.uid,
         "started_at": ev.started_at,
@@ -92,10 +98,13 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
         "response_raw": response_raw,
         "response_headers": json.dumps(redactor.headers(response_headers)),
         "reasoning_field": reasoning_field,
-        "prompt_tokens": usage.get("prompt_tokens"),
-        "completion_tokens": usage.get("completion_tokens"),
-        "error": redactor.text(error, secrets) if error else None,
-        "incomplete": int(ev.incomplete),
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "error": redactor.text(state.error, secrets) if state.error else None,
+        "incomplete": int(state.state == INCOMPLETE),
+        "dialect": dialect.name if dialect is not None else None,
+        "completion_state": state.state,
+        "completion_reason": redactor.text(state.why, secrets) if state.why else None,
     }
 
 
@@ -138,6 +147,10 @@ def _decoded(body: bytes, headers: list[tuple[str, str]]) -> bytes:
     except Exception:
         return body
     return body
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _error_text(parsed: Any) -> str | None:

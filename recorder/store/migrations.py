@@ -6,6 +6,7 @@ already applied are kept in `_migrations`.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable
@@ -263,4 +264,61 @@ def m005_exchange_tokens(db: sqlite3.Connection) -> None:
             PRIMARY KEY (exchange_uid, choice)
         )
         """,
+    )
+
+
+@migration
+def m006_exchange_dialect_and_completion(db: sqlite3.Connection) -> None:
+    """Which API dialect each exchange spoke, and its completion state with the reason.
+
+    Older rows are filled in from what was stored: an answer whose finish reason was recorded
+    finished, even if the old relay marked it incomplete because the client closed right after
+    the stream's end (the sync openai SDK, LangChain and LiteLLM do).
+    """
+    from recorder.dialects import by_name, dialect_for
+    from recorder.dialects.base import COMPLETE, INCOMPLETE
+
+    run_sql(
+        db,
+        """
+        ALTER TABLE exchanges ADD COLUMN dialect TEXT;            -- chat_completions, responses, anthropic_messages; NULL: raw
+        ALTER TABLE exchanges ADD COLUMN completion_state TEXT;   -- complete, truncated, incomplete or error
+        ALTER TABLE exchanges ADD COLUMN completion_reason TEXT   -- why, for every state but a plain complete
+        """,
+    )
+    for method, path in db.execute("SELECT DISTINCT method, path FROM exchanges").fetchall():
+        dialect = dialect_for(method, path)
+        if dialect is not None:
+            db.execute("UPDATE exchanges SET dialect = ? WHERE method = ? AND path = ?", (dialect.name, method, path))
+    run_sql(
+        db,
+        """
+        UPDATE exchanges SET completion_state = CASE
+            WHEN status >= 400 OR error LIKE 'stream error:%' THEN 'error'
+            WHEN incomplete = 1 THEN 'incomplete'
+            ELSE 'complete' END,
+            completion_reason = CASE WHEN status >= 400 OR incomplete = 1 OR error IS NOT NULL THEN error END
+        """,
+    )
+    rows = db.execute(
+        "SELECT id, dialect, response_json, incomplete FROM exchanges "
+        "WHERE dialect IS NOT NULL AND completion_state != 'error' AND response_json IS NOT NULL"
+    )
+    updates = []
+    for exchange_id, name, response_json, incomplete in rows:
+        try:
+            answer = json.loads(response_json)
+        except ValueError:
+            continue
+        dialect = by_name(name)
+        if dialect is None or not isinstance(answer, dict):
+            continue
+        state, why = dialect.completion(answer)
+        if incomplete and state != COMPLETE:
+            continue  # cut short, as recorded
+        updates.append((state, why, int(state == INCOMPLETE), exchange_id))
+    db.executemany(
+        "UPDATE exchanges SET completion_state = ?, completion_reason = ?, incomplete = ?, "
+        "error = CASE WHEN incomplete = 1 AND ? = 0 THEN NULL ELSE error END WHERE id = ?",
+        [(s, w, i, i, x) for s, w, i, x in updates],
     )

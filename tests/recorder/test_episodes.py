@@ -89,3 +89,20 @@ def test_two_readers_refreshing_at_once_chain_each_exchange_once(tmp_path, monke
     episodes.update(first)
     assert raced == [2]
     assert tuple(first.execute("SELECT count(*), sum(exchanges) FROM episodes").fetchone()) == (1, 2)
+
+
+def test_identical_concurrent_runs_are_as_many_episodes_not_stubs_and_forks(tmp_path):
+    # The upstream answers the same request the same way, ids included (greedy or seeded sampling).
+    db = tmp_path / "e.db"
+    a1 = assistant(None, "Call the tool.", [("call-1", "get_weather", {"city": "Paris"})])
+    a2 = assistant("It is 18°C.", "Answer.")
+    second = [SYS, U1, a1, tool("call-1", "18°C")]
+    at = iter(range(1, 100))
+    for _ in range(3):  # three runs, interleaved turn by turn as concurrent runs are
+        add_exchange(db, [SYS, U1], a1, at=next(at))
+    for _ in range(3):
+        add_exchange(db, second, a2, at=next(at))
+    add_exchange(db, [SYS, U1], a1, at=next(at))  # and one more run, after them
+    add_exchange(db, second, a2, at=next(at))
+    _, eps = all_episodes(db)
+    assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in eps] == [(2, 2, None)] * 4
