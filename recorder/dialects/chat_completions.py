@@ -209,6 +209,10 @@ class ChatCompletions:
         out = assemble(list(events))
         return Reassembled(out.completion, out.error, out.done, out.reasoning_field)
 
+    def reasoning_field(self, answer: dict[str, Any]) -> str | None:
+        """Which field a non-streamed answer carried reasoning under (streams: `Reassembled`)."""
+        return reasoning_field_of(answer)
+
     def usage(self, answer: dict[str, Any]) -> tuple[int | None, int | None]:
         usage = obj(answer.get("usage"))
         return as_int(usage.get("prompt_tokens")), as_int(usage.get("completion_tokens"))

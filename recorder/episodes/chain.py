@@ -1,9 +1,11 @@
-"""Episodes: the chat exchanges of one agent run, chained by their message prefixes.
+"""Episodes: the exchanges of one agent run, chained by their message prefixes, in every dialect.
 
-An agent resends the whole history on every call, so an exchange whose request starts with an
-earlier exchange's request plus its answer continues that episode; anything else starts one (an
-edit or a restart). Chaining is incremental: `update()` handles only exchanges it has not seen,
-so listing stays fast however large the store grows.
+Each exchange is read in canonical chat form (its dialect translates it). An agent resends the
+whole history on every call, so an exchange whose request starts with an earlier exchange's
+request plus its answer continues that episode; a Responses request naming `previous_response_id`
+continues the episode of that response; anything else starts one (an edit or a restart).
+Chaining is incremental: `update()` handles only exchanges it has not seen, so listing stays
+fast however large the store grows.
 """
 
 from __future__ import annotations
@@ -13,32 +15,15 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.dialects.base import COMPLETE, ERROR, INCOMPLETE
+from recorder.episodes.history import ORDER, History, with_recorded_reasoning
 from recorder.episodes.normalize import canonical_args, chain
 from recorder.store.sqlite import transaction
 
-REASONING = ("reasoning_content", "reasoning")
-
-
-def answer_of(response_json: str | None) -> dict[str, Any] | None:
-    if not response_json:
-        return None
-    try:
-        response = json.loads(response_json)
-    except ValueError:
-        return None
-    choices = response.get("choices") if isinstance(response, dict) else None
-    if not choices or not isinstance(choices[0].get("message"), dict):
-        return None
-    message = dict(choices[0]["message"])
-    message.setdefault("role", "assistant")
-    return message
-
-
-def reasoning_of(message: dict[str, Any]) -> str | None:
-    for name in REASONING:
-        if message.get(name):
-            return str(message[name])
-    return None
+_COLUMNS = (
+    "id, started_at, duration_ms, session, model, method, dialect, request_json, response_json, "
+    "prompt_tokens, completion_tokens, completion_state"
+)
 
 
 def get_cursor(db: sqlite3.Connection, name: str) -> int:
@@ -63,72 +48,115 @@ def _first_user(messages: list[dict[str, Any]]) -> str | None:
 def update(db: sqlite3.Connection, batch: int = 500) -> int:
     """Chain every exchange recorded since the last call; returns how many were looked at."""
     seen = 0
+    history = History(db)
     while True:
         cursor = get_cursor(db, "episodes")
         last = db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0  # first: rows written later wait
         if last <= cursor:
             return seen  # nothing new: no write, no lock
         rows = db.execute(
-            "SELECT id, started_at, duration_ms, session, model, method, request_json, response_json, "
-            "prompt_tokens, completion_tokens FROM exchanges WHERE id > ? AND id <= ? "
-            "AND (path LIKE '%/chat/completions' OR method = 'IMPORT') ORDER BY id LIMIT ?",
+            f"SELECT {_COLUMNS} FROM exchanges x WHERE id > ? AND id <= ? AND dialect IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM episode_exchanges ee WHERE ee.exchange_id = x.id) ORDER BY id LIMIT ?",
             (cursor, last, batch),
         ).fetchall()
         with transaction(db):
             if get_cursor(db, "episodes") != cursor:
                 continue  # another reader chained these while we read them: look again
             for row in rows:
-                _add(db, row)
+                _add(db, history, row)
             set_cursor(db, "episodes", rows[-1]["id"] if len(rows) == batch else last)
         seen += len(rows)
         if len(rows) < batch:
             return seen
 
 
-def _add(db: sqlite3.Connection, row: sqlite3.Row) -> None:
-    try:
-        request = json.loads(row["request_json"] or "null")
-    except ValueError:
-        return
-    messages = request.get("messages") if isinstance(request, dict) else None
-    answer = answer_of(row["response_json"])
-    if not isinstance(messages, list) or (answer is None and row["method"] != "IMPORT"):
+def _add(db: sqlite3.Connection, history: History, row: sqlite3.Row) -> None:
+    if row["completion_state"] == ERROR:
         return  # a failed call is not a turn
-    conversation = [m for m in messages if isinstance(m, dict)] + ([answer] if answer else [])
+    canonical = history.translate(row)
+    if canonical is None or (canonical.answer is None and row["method"] != "IMPORT"):
+        return
+    answer, session = canonical.answer, row["session"]
+    stateful = history.responded(canonical.previous_response_id, session) if canonical.previous_response_id else None
+    messages = history.continued(stateful["exchange_id"], canonical.messages) if stateful else canonical.messages
+    conversation = messages + ([answer] if answer else [])
     hashes = chain(conversation)
-    parent = _parent(db, conversation, hashes, row["session"])
+    variants = canonical.answer_variants()
+    alt_hash = chain(messages + [variants[1]])[-1] if len(variants) > 1 else None
+    parent = stateful or _parent(db, conversation, hashes, session)
+    state = row["completion_state"] or COMPLETE
     answered_at = row["started_at"] + (row["duration_ms"] or 0) / 1000
     turns = sum(1 for m in conversation if m.get("role") == "assistant")
     calls = sum(len(m.get("tool_calls") or []) for m in conversation)
     tokens = (row["prompt_tokens"] or 0, row["completion_tokens"] or 0)
-    if parent is not None and parent["last_exchange_id"] == parent["exchange_id"]:
+    continues = parent is not None and parent["exchange_id"] in (parent["last_exchange_id"], parent["resume_from"])
+    # A retry may replace an answer that did not finish: the episode can resume from the turn before it.
+    resume = row["id"] if state == COMPLETE else (parent["exchange_id"] if continues else None)
+    if continues:
         episode = parent["episode_id"]
         db.execute(
-            "UPDATE episodes SET updated_at = ?, last_exchange_id = ?, exchanges = exchanges + 1, turns = ?, tool_calls = ?, "
-            "prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, model = coalesce(?, model) WHERE id = ?",
-            (row["started_at"], row["id"], turns, calls, *tokens, row["model"], episode),
+            "UPDATE episodes SET updated_at = ?, last_exchange_id = ?, resume_from = ?, exchanges = exchanges + 1, turns = ?, "
+            "tool_calls = ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
+            "model = coalesce(?, model) WHERE id = ?",
+            (row["started_at"], row["id"], resume, turns, calls, *tokens, row["model"], episode),
         )
     else:
         episode = db.execute(
-            "INSERT INTO episodes (session, source, started_at, updated_at, model, last_exchange_id, exchanges, turns, "
-            "tool_calls, prompt_tokens, completion_tokens, first_user, forked_from) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO episodes (session, source, started_at, updated_at, model, last_exchange_id, resume_from, exchanges, "
+            "turns, tool_calls, prompt_tokens, completion_tokens, first_user, forked_from) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
             (
-                row["session"], "import" if row["method"] == "IMPORT" else "proxy", row["started_at"], row["started_at"],
-                row["model"], row["id"], turns, calls, *tokens, _first_user(messages), parent["episode_id"] if parent else None,
+                session, "import" if row["method"] == "IMPORT" else "proxy", row["started_at"], row["started_at"],
+                row["model"], row["id"], resume, turns, calls, *tokens, _first_user(conversation),
+                parent["episode_id"] if parent else None,
             ),
         ).lastrowid
-    db.execute("INSERT OR REPLACE INTO episode_exchanges VALUES (?, ?, ?, ?)", (row["id"], episode, len(conversation) - 1, hashes[-1]))
+    db.execute(
+        "INSERT OR REPLACE INTO episode_exchanges (exchange_id, episode_id, answer_index, conv_hash, alt_hash, answer_json, "
+        "answer_id, alt_ids, prev_exchange_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            row["id"], episode, len(conversation) - 1, hashes[-1], alt_hash,
+            json.dumps(answer, ensure_ascii=False) if answer else None, canonical.response_id,
+            json.dumps(canonical.alt_call_ids) if canonical.alt_call_ids else None, stateful["exchange_id"] if stateful else None,
+        ),
+    )
+    if state != INCOMPLETE:  # a cut-off answer's tool calls may be half-written
+        _tool_calls(db, row, answer, canonical.alt_call_ids, answered_at)
+    _returned(db, messages, row["started_at"])
+
+
+def _tool_calls(db: sqlite3.Connection, row: sqlite3.Row, answer: dict[str, Any] | None, alt: dict[str, str], at: float) -> None:
     for idx, call in enumerate((answer or {}).get("tool_calls") or []):
         fn = call.get("function") or {}
         db.execute(
-            "INSERT OR REPLACE INTO llm_tool_calls VALUES (?, ?, ?, ?, ?, ?, ?, NULL)",
-            (row["id"], idx, call.get("id"), fn.get("name") or "", canonical_args(fn.get("arguments")), row["session"], answered_at),
+            "INSERT OR REPLACE INTO llm_tool_calls (exchange_id, idx, tool_call_id, name, arguments, session, answered_at, alt_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (row["id"], idx, call.get("id"), fn.get("name") or "", canonical_args(fn.get("arguments")), row["session"], at,
+             alt.get(call.get("id") or "")),
         )
-    returned = [m.get("tool_call_id") for m in messages if isinstance(m, dict) and m.get("role") == "tool" and m.get("tool_call_id")]
-    for tool_call_id in returned:
+
+
+def _returned(db: sqlite3.Connection, messages: list[dict[str, Any]], at: float) -> None:
+    """Tool results carried back: mark their calls consumed, under the id the client used."""
+    for m in messages:
+        tool_call_id = m.get("tool_call_id") if m.get("role") == "tool" else None
+        if not tool_call_id:
+            continue
+        for call in db.execute(
+            "SELECT exchange_id, idx, tool_call_id FROM llm_tool_calls WHERE alt_id = ? AND answered_at <= ?", (tool_call_id, at)
+        ).fetchall():
+            # The client sent back the other id set (streamed vs completed): that set is the turn's.
+            db.execute(
+                "UPDATE llm_tool_calls SET tool_call_id = alt_id, alt_id = tool_call_id WHERE exchange_id = ? AND idx = ?",
+                (call["exchange_id"], call["idx"]),
+            )
+            db.execute(
+                "UPDATE links SET tool_call_id = ? WHERE exchange_id = ? AND tool_call_id = ?",
+                (tool_call_id, call["exchange_id"], call["tool_call_id"]),
+            )
         db.execute(
             "UPDATE llm_tool_calls SET consumed_at = ? WHERE tool_call_id = ? AND consumed_at IS NULL AND answered_at <= ?",
-            (row["started_at"], tool_call_id, row["started_at"]),
+            (at, tool_call_id, at),
         )
 
 
@@ -143,13 +171,12 @@ def _parent(db: sqlite3.Connection, conversation: list[dict[str, Any]], hashes: 
         if conversation[k].get("role") != "assistant":
             continue
         sql = (
-            "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id FROM episode_exchanges ee "
-            "JOIN episodes e ON e.id = ee.episode_id WHERE ee.conv_hash = ? AND ee.answer_index = ? "
+            "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id, e.resume_from FROM episode_exchanges ee "
+            "JOIN episodes e ON e.id = ee.episode_id WHERE (ee.conv_hash = ? OR ee.alt_hash = ?) AND ee.answer_index = ? "
             + ("AND e.session = ? " if session else "")
-            + "ORDER BY (e.last_exchange_id = ee.exchange_id) DESC, "
-            "CASE WHEN e.last_exchange_id = ee.exchange_id THEN ee.exchange_id ELSE -ee.exchange_id END LIMIT 1"
+            + ORDER
         )
-        args: tuple[Any, ...] = (hashes[k], k, session) if session else (hashes[k], k)
+        args: tuple[Any, ...] = (hashes[k], hashes[k], k, session) if session else (hashes[k], hashes[k], k)
         row = db.execute(sql, args).fetchone()
         if row is not None:
             return row
@@ -167,37 +194,40 @@ class Episode:
     tools: list[dict[str, Any]]
     exchange_ids: list[int] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    final_state: str = COMPLETE  # the last answer's completion state: complete, truncated or incomplete
+    final_reason: str | None = None
+    dialect: str | None = None
+
+    @property
+    def cut_off(self) -> bool:
+        """Whether the last answer did not finish (truncated or incomplete): not a turn to train on by default."""
+        return self.final_state != COMPLETE and bool(self.messages) and self.messages[-1].get("role") == "assistant"
 
 
 def conversation(db: sqlite3.Connection, episode_id: int) -> Episode | None:
-    """The last request's messages plus its answer, each assistant message with its own reasoning."""
+    """The whole conversation of the episode's last exchange, each assistant message with its own reasoning."""
     ep = db.execute("SELECT * FROM episodes WHERE id = ?", (episode_id,)).fetchone()
     if ep is None:
         return None
-    ex = db.execute("SELECT request_json, response_json FROM exchanges WHERE id = ?", (ep["last_exchange_id"],)).fetchone()
-    request = json.loads(ex["request_json"])
-    answer = answer_of(ex["response_json"])
-    messages = [m for m in request.get("messages") or [] if isinstance(m, dict)] + ([answer] if answer else [])
+    last = db.execute(
+        "SELECT id, dialect, request_json, completion_state, completion_reason FROM exchanges WHERE id = ?", (ep["last_exchange_id"],)
+    ).fetchone()
+    history = History(db)
+    messages = history.full(last["id"])
     hashes = chain(messages)
     for k, message in enumerate(messages):
         if message.get("role") != "assistant":
             continue
-        recorded = None
-        if k == len(messages) - 1 and answer is not None:
-            recorded = reasoning_of(answer)
-        else:
-            hit = db.execute(
-                "SELECT x.response_json FROM episode_exchanges ee JOIN exchanges x ON x.id = ee.exchange_id "
-                "WHERE ee.conv_hash = ? AND ee.answer_index = ? ORDER BY (ee.episode_id = ?) DESC, ee.exchange_id DESC LIMIT 1",
-                (hashes[k], k, episode_id),
-            ).fetchone()
-            generated = answer_of(hit["response_json"]) if hit else None
-            recorded = reasoning_of(generated) if generated else None
-        present = reasoning_of(message)
-        message = {k2: v for k2, v in message.items() if k2 not in REASONING}
-        if present or recorded:
-            message["reasoning_content"] = present or recorded
-        messages[k] = message
+        hit = db.execute(
+            "SELECT answer_json FROM episode_exchanges WHERE (conv_hash = ? OR alt_hash = ?) AND answer_index = ? "
+            "ORDER BY (episode_id = ?) DESC, exchange_id DESC LIMIT 1",
+            (hashes[k], hashes[k], k, episode_id),
+        ).fetchone()
+        generated = json.loads(hit["answer_json"]) if hit and hit["answer_json"] else None
+        messages[k] = with_recorded_reasoning(message, generated)
     ids = [r[0] for r in db.execute("SELECT exchange_id FROM episode_exchanges WHERE episode_id = ? ORDER BY exchange_id", (episode_id,))]
     stats = {k: ep[k] for k in ep.keys() if k not in ("id", "session", "source", "started_at", "model")}
-    return Episode(ep["id"], ep["session"], ep["source"], ep["started_at"], ep["model"], messages, request.get("tools") or [], ids, stats)
+    return Episode(
+        ep["id"], ep["session"], ep["source"], ep["started_at"], ep["model"], messages, history.tools(last["id"]), ids, stats,
+        last["completion_state"] or COMPLETE, last["completion_reason"], last["dialect"],
+    )

@@ -62,8 +62,8 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
             if isinstance(parsed, dict):
                 answer = parsed
                 generic_usage = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
-                if dialect is not None and hasattr(dialect, "reasoning_field"):
-                    reasoning_field = dialect.reasoning_field(parsed)
+                field_of = getattr(dialect, "reasoning_field", None)  # optional: only chat has a choice of field
+                reasoning_field = field_of(parsed) if field_of else None
             if keep_raw:
                 response_raw = redactor.blob(body, secrets)
         else:

@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from recorder.dialects import chat_completions
+from recorder.dialects.base import COMPLETE
 from recorder.ingest import Row
 
 
@@ -49,7 +51,9 @@ def trace_row(path: Path) -> Row:
         "started_at": _timestamp(trace.get("timestamp"), path),
         "session": f"import:{path.stem}",
         "method": "IMPORT",
-        "path": "/v1/chat/completions",
+        "path": "/v1" + chat_completions.PATH,  # the workshop format is chat messages
+        "dialect": chat_completions.DIALECT.name,
+        "completion_state": COMPLETE,
         "upstream": str(path.resolve()),
         "status": 200,
         "model": trace.get("model"),

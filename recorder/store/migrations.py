@@ -287,7 +287,7 @@ def m006_exchange_dialect_and_completion(db: sqlite3.Connection) -> None:
         """,
     )
     for method, path in db.execute("SELECT DISTINCT method, path FROM exchanges").fetchall():
-        dialect = dialect_for(method, path)
+        dialect = dialect_for("POST" if method == "IMPORT" else method, path)  # imports were stored as chat
         if dialect is not None:
             db.execute("UPDATE exchanges SET dialect = ? WHERE method = ? AND path = ?", (dialect.name, method, path))
     run_sql(
@@ -322,3 +322,47 @@ def m006_exchange_dialect_and_completion(db: sqlite3.Connection) -> None:
         "error = CASE WHEN incomplete = 1 AND ? = 0 THEN NULL ELSE error END WHERE id = ?",
         [(s, w, i, i, x) for s, w, i, x in updates],
     )
+
+
+@migration
+def m005_episodes_across_dialects(db: sqlite3.Connection) -> None:
+    """What chaining every dialect needs: each turn's canonical answer and ids, resumable episodes.
+
+    Episodes are derived data. Without curation they are rebuilt with the new rules on the next
+    read; with curation (which names episode ids) they are kept, and only exchanges that were
+    never chained (Responses, Anthropic Messages) are chained now.
+    """
+    run_sql(
+        db,
+        """
+        ALTER TABLE episode_exchanges ADD COLUMN alt_hash TEXT;         -- the same, with the answer's other tool-call ids
+        ALTER TABLE episode_exchanges ADD COLUMN answer_json TEXT;      -- the answer as a canonical assistant message
+        ALTER TABLE episode_exchanges ADD COLUMN answer_id TEXT;        -- the id a later request names to continue it
+        ALTER TABLE episode_exchanges ADD COLUMN alt_ids TEXT;          -- JSON {tool-call id: the other id a client may send}
+        ALTER TABLE episode_exchanges ADD COLUMN prev_exchange_id INTEGER;  -- the response this request continued (stateful)
+        CREATE INDEX episode_exchanges_alt ON episode_exchanges(alt_hash);
+        CREATE INDEX episode_exchanges_answer ON episode_exchanges(answer_id);
+        ALTER TABLE episodes ADD COLUMN resume_from INTEGER;            -- a retry of an unfinished last turn continues here
+        ALTER TABLE llm_tool_calls ADD COLUMN alt_id TEXT;              -- the other id of this call (vLLM streams other ids)
+        CREATE INDEX llm_tool_calls_alt ON llm_tool_calls(alt_id)
+        """,
+    )
+    if db.execute("SELECT 1 FROM curation LIMIT 1").fetchone() is None:
+        run_sql(db, "DELETE FROM links; DELETE FROM llm_tool_calls; DELETE FROM episode_exchanges; DELETE FROM episodes; DELETE FROM _cursors")
+        return
+    from recorder.dialects import by_name
+
+    db.execute("UPDATE episodes SET resume_from = last_exchange_id")
+    rows = db.execute(
+        "SELECT ee.exchange_id, x.dialect, x.request_json, x.response_json FROM episode_exchanges ee "
+        "JOIN exchanges x ON x.id = ee.exchange_id"
+    ).fetchall()
+    for exchange_id, name, request_json, response_json in rows:
+        dialect = by_name(name)
+        try:
+            canonical = dialect.canonical(json.loads(request_json), json.loads(response_json or "null")) if dialect else None
+        except ValueError:
+            continue
+        if canonical is not None and canonical.answer is not None:
+            db.execute("UPDATE episode_exchanges SET answer_json = ? WHERE exchange_id = ?", (json.dumps(canonical.answer), exchange_id))
+    db.execute("UPDATE _cursors SET value = 0 WHERE name = 'episodes'")
