@@ -31,6 +31,7 @@ class ExportOptions:
     unroll: str | None = None  # None, "assistant" or "user-turns"
     strip_system: bool = False
     test_split: float = 0.0
+    include_incomplete: bool = False  # keep last answers that were cut off (truncated or incomplete)
 
 
 def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None) -> Iterator[tuple[Episode, Curation]]:
@@ -43,9 +44,9 @@ def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[in
 
 def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
     for episode, curation in _curated(db_path, options, progress):
-        row = episode_row(episode, curation, options.strip_system)
-        if not row["messages"]:
-            continue
+        row = episode_row(episode, curation, options.strip_system, options.include_incomplete)
+        if not row["messages"] or (episode.cut_off and not any(m["role"] == "assistant" for m in row["messages"])):
+            continue  # nothing left to train on
         if options.unroll:
             yield from unroll(row, options.unroll)
         else:

@@ -34,10 +34,15 @@ def import_(ctx: click.Context, files: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def _export_options(unroll: str | None, strip_system: bool, test_split: float, filters: Any) -> Any:
+def _export_options(unroll: str | None, strip_system: bool, test_split: float, filters: Any, include_incomplete: bool = False) -> Any:
     from finetune.dataset.export import ExportOptions
 
-    return ExportOptions(filters=filters, unroll=unroll, strip_system=strip_system, test_split=test_split)
+    return ExportOptions(
+        filters=filters, unroll=unroll, strip_system=strip_system, test_split=test_split, include_incomplete=include_incomplete
+    )
+
+
+INCOMPLETE_HELP = "Keep last answers that were cut off (truncated at max tokens, or incomplete); left out by default."
 
 
 UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference workshop's cut (`--unroll=user-turns`)."
@@ -50,10 +55,11 @@ UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference worksho
 @click.option("--unroll", is_flag=False, flag_value="assistant", default=None, type=click.Choice(["assistant", "user-turns"]), help=UNROLL_HELP)
 @click.option("--strip-system", is_flag=True, help="Drop system prompts from every row.")
 @click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0, help="Hold out this share of episodes as a test split.")
+@click.option("--include-incomplete", is_flag=True, help=INCOMPLETE_HELP)
 @filter_options
 @rating_options
 @common
-def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, test_split: float, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
+def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, test_split: float, include_incomplete: bool, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
     """Export episodes as JSONL, Parquet or a Hugging Face datasets folder."""
     from rich.progress import Progress
 
@@ -61,7 +67,7 @@ def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, t
 
     if fmt == "dpo" and unroll:
         raise click.UsageError("--format dpo writes one pair per edited turn; --unroll does not apply")
-    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating))
+    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating), include_incomplete)
     db_path = _db(ctx)
     _open(ctx).close()
     total = episode_total(db_path, options)
@@ -79,16 +85,17 @@ def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, t
 @click.option("--strip-system", is_flag=True)
 @click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the local dataset folder here.")
+@click.option("--include-incomplete", is_flag=True, help=INCOMPLETE_HELP)
 @filter_options
 @rating_options
 @common
-def push(ctx: click.Context, repo_id: str, private: bool, unroll, strip_system: bool, test_split: float, keep, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
+def push(ctx: click.Context, repo_id: str, private: bool, unroll, strip_system: bool, test_split: float, keep, include_incomplete: bool, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
     """Push episodes to the Hugging Face Hub as a dataset with a card (token: HF_TOKEN or saved login)."""
     import tempfile
 
     from finetune import hub
 
-    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating))
+    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating), include_incomplete)
     _open(ctx).close()
     try:
         hub.token()

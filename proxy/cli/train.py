@@ -15,12 +15,12 @@ from proxy.cli.traces import episode_filter_options, make_filters
 SOURCE_HELP = "The store (default), an exported .jsonl/.parquet file or datasets folder, or a Hub dataset id."
 
 
-def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any) -> list[dict[str, Any]]:
+def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any, include_incomplete: bool = False) -> list[dict[str, Any]]:
     from finetune.dataset.export import ExportOptions
     from finetune.dataset.sources import DataError, load_rows
 
     try:
-        return load_rows(data, _db(ctx), ExportOptions(filters=filters, unroll=unroll))
+        return load_rows(data, _db(ctx), ExportOptions(filters=filters, unroll=unroll, include_incomplete=include_incomplete))
     except (DataError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -46,9 +46,10 @@ def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any
               help="How episodes become rows. The default trains on every assistant turn, so no reasoning is lost.")
 @click.option("--push", "push_to", help="Upload the adapter (or merged model) to this Hub repo, with a model card.")
 @click.option("--dry-run", is_flag=True, help="Show the first training example with its label mask and the token counts; train nothing.")
+@click.option("--include-incomplete", is_flag=True, help="From the store: also train on last answers that were cut off (left out by default).")
 @episode_filter_options
 @common
-def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, session, tag, since, include_excluded, **flags) -> None:  # type: ignore[no-untyped-def]
+def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, include_incomplete, session, tag, since, include_excluded, **flags) -> None:  # type: ignore[no-untyped-def]
     """LoRA fine-tune a model on recorded traces, loss on assistant tokens only.
 
     Every option can also be set in a [finetune] table of the --config file (flags win).
@@ -74,7 +75,7 @@ def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, ses
         raise click.UsageError("--out is required (or `out` in the [finetune] table)")
     config.unroll = unroll
     filters = make_filters(session, None, since, tag, include_excluded)
-    rows = _rows(ctx, data, None if unroll == "none" else unroll, filters)
+    rows = _rows(ctx, data, None if unroll == "none" else unroll, filters, include_incomplete)
     if not rows:
         raise click.ClickException("no training rows: record some episodes first, or check --data and the filters")
     if dry_run:

@@ -6,29 +6,48 @@ import json
 import sqlite3
 from typing import Any
 
+from recorder.dialects import by_name
+from recorder.dialects.base import Canonical
+
 
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
-def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
-    """The one-line view of an exchange: what `tracemill exchanges` lists."""
-    response = _loads(row["response_json"]) if row["response_json"] else None
-    message: dict[str, Any] = {}
-    if isinstance(response, dict) and response.get("choices"):
-        message = response["choices"][0].get("message") or {}
+def canonical_of(row: sqlite3.Row) -> Canonical | None:
+    """The exchange in canonical chat form, by its dialect; None for raw paths and unreadable bodies."""
+    dialect = by_name(row["dialect"]) if "dialect" in row.keys() else None
+    if dialect is None:
+        return None
+    try:
+        request, response = _loads(row["request_json"]), _loads(row["response_json"])
+        return dialect.canonical(request if isinstance(request, dict) else {}, response if isinstance(response, dict) else None)
+    except ValueError:  # DialectError included
+        return None
+
+
+def _one_line(message: dict[str, Any] | None) -> str:
+    message = message or {}
     calls = message.get("tool_calls") or []
     if calls:
-        answer = "→ " + ", ".join(f"{c['function']['name']}({c['function']['arguments'][:40]})" for c in calls)
-    elif message.get("content"):
-        answer = str(message["content"]).replace("\n", " ")
-    else:
-        answer = row["error"] or ""
+        return "→ " + ", ".join(f"{(c.get('function') or {}).get('name')}({str((c.get('function') or {}).get('arguments'))[:40]})" for c in calls)
+    content = message.get("content")
+    if isinstance(content, list):
+        content = " ".join(str(p.get("text", f"[{p.get('type')}]")) for p in content if isinstance(p, dict))
+    return str(content or "").replace("\n", " ")
+
+
+def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
+    """The one-line view of an exchange: what `tracemill exchanges` lists."""
+    canonical = canonical_of(row)
+    answer = _one_line(canonical.answer if canonical else None) or row["error"] or ""
+    keys = row.keys()
     return {
         "id": row["id"],
         "started_at": row["started_at"],
         "session": row["session"],
         "path": row["path"],
+        "dialect": row["dialect"] if "dialect" in keys else None,
         "model": row["model"],
         "status": row["status"],
         "stream": bool(row["stream"]),
@@ -37,6 +56,8 @@ def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
         "prompt_tokens": row["prompt_tokens"],
         "completion_tokens": row["completion_tokens"],
         "incomplete": bool(row["incomplete"]),
+        "completion_state": row["completion_state"] if "completion_state" in keys else None,
+        "completion_reason": row["completion_reason"] if "completion_reason" in keys else None,
         "error": row["error"],
         "summary": answer[:160],
     }
@@ -61,6 +82,8 @@ def get_exchange(db: sqlite3.Connection, exchange_id: int) -> dict[str, Any] | N
     for key in ("request_raw", "response_raw"):
         if isinstance(out[key], bytes):
             out[key] = out[key].decode("utf-8", "replace")
+    canonical = canonical_of(row)
+    out["canonical"] = None if canonical is None else {"messages": canonical.messages, "tools": canonical.tools or [], "answer": canonical.answer}
     return out
 
 
