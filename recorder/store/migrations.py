@@ -325,7 +325,7 @@ def m006_exchange_dialect_and_completion(db: sqlite3.Connection) -> None:
 
 
 @migration
-def m006_episodes_across_dialects(db: sqlite3.Connection) -> None:
+def m007_episodes_across_dialects(db: sqlite3.Connection) -> None:
     """What chaining every dialect needs: each turn's canonical answer and ids, resumable episodes.
 
     Episodes are derived data. Without curation they are rebuilt with the new rules on the next
