@@ -159,7 +159,11 @@ def states(steps: list[Step]) -> dict[int, Curation]:
 def history(steps: list[Step]) -> list[dict[str, Any]]:
     """One episode's log for people: each step with whether it is still in force."""
     in_force = {s.id for s in live(steps)}
-    return [{"id": s.id, "at": s.at, "action": s.action, "args": s.args, "in_force": s.id in in_force} for s in steps]
+    # An undo stays in force (it is never undone itself), so the log never marks it "(undone)".
+    return [
+        {"id": s.id, "at": s.at, "action": s.action, "args": s.args, "in_force": s.action == "undo" or s.id in in_force}
+        for s in steps
+    ]
 
 
 def describe(step: dict[str, Any]) -> str:

@@ -60,6 +60,8 @@ def test_edits_are_logged_used_by_exports_and_undoable(store, tmp_path):
     history = tm("traces", "history", multi, "--db", db).stdout.splitlines()
     assert [line.split()[2] for line in history] == ["edit", "edit"]
     assert "undid edit" in tm("traces", "undo", multi, "--db", db).stdout
+    *_, undone, undo = tm("traces", "history", multi, "--db", db).stdout.splitlines()
+    assert undone.endswith("(undone)") and undo.split()[2] == "undo" and "(undone)" not in undo
     row = next(r for r in export(store, tmp_path / "u.jsonl") if r["session"] == "s1")
     assert (
         row["messages"][2]["tool_calls"][0]["function"]["arguments"] == '{"a": 2, "b": 3}'
