@@ -121,7 +121,7 @@ async def test_review_curate_export_and_watch_live_in_a_browser(tmp_path):
         await screenshot(page, "episode-raw")
 
         # Export with the list's filters; wait for the job; download and load the file.
-        await page.goto(url + f"/ui/export?tag=reviewed&excluded=show")
+        await page.goto(url + "/ui/export?tag=reviewed&excluded=show")
         await page.get_by_label("file name").fill("reviewed.jsonl")
         await page.get_by_role("button", name="start export").click()
         await expect(page.locator("#job")).to_have_attribute("data-state", "done", timeout=60_000)
