@@ -44,12 +44,19 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
 
 
 @main.command()
+@click.option("--ui", "with_ui", is_flag=True, help="Then keep serving the viewer on the demo's store (Ctrl-C ends).")
+@click.option("--port", type=int, help="With --ui: the viewer's port (default [server] port, 4000; a free one if taken).")
 @common
-def demo(ctx: click.Context) -> None:
-    """Record a short tool-calling conversation against a built-in scripted Qwen3 (offline, seconds)."""
+def demo(ctx: click.Context, with_ui: bool, port: int | None) -> None:
+    """Record a tool-calling conversation through the proxy and a built-in MCP server (offline, seconds).
+
+    Prints the episode, with the MCP call linked to the tool call that asked for it, and one row
+    of the training export. `--ui` then serves the viewer on the demo's store.
+    """
+    import json
     import tempfile
 
-    from proxy.cli.render import console, exchanges_table, show_exchange
+    from proxy.cli.render import console, exchanges_table, render_episode
     from proxy.fakes import demo as demo_mod
     from recorder.store import open_reader
 
@@ -57,11 +64,50 @@ def demo(ctx: click.Context) -> None:
     demo_mod.main(db)
     with open_reader(db) as reader:
         rows = reader.exchanges(limit=10)
-        ex = reader.exchange(rows[0]["id"])
+        (listed,) = reader.episodes(limit=1)
+        episode = reader.episode(listed["id"])
+        assert episode is not None
+        linked, state = reader.links(episode.exchange_ids), reader.curation(episode.id)
     console.print(exchanges_table(list(reversed(rows))))
     console.print()
-    assert ex is not None
-    show_exchange(ex)
+    render_episode(console, episode, linked, state)
+    from finetune.dataset.export import ExportOptions, iter_rows
+
+    row = next(iter(iter_rows(db, ExportOptions(unroll="assistant"))))
+    console.print(f"\nthe first of {episode.stats.get('turns', 0)} training rows (tracemill export out.jsonl --db {db} --unroll):")
+    console.print_json(json.dumps({**row, "tools": f"[{len(row['tools'])} tool definitions]"}, ensure_ascii=False))
+    if with_ui:
+        _serve_viewer(ctx, db, port)
+
+
+def _serve_viewer(ctx: click.Context, db: str, port: int | None) -> None:
+    import socket
+
+    import uvicorn
+
+    from proxy.cli.ui import viewer_url
+    from proxy.ui import build
+
+    config = _config(ctx, **{"store.path": db, "server.port": port})
+    config.server.host = "127.0.0.1"
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", config.server.port))
+        except OSError:
+            if port is not None:
+                raise click.ClickException(f"port {port} is taken; pass another --port") from None
+            config.server.port = 0
+    server = uvicorn.Server(uvicorn.Config(build(config, standalone=True), host="127.0.0.1", port=config.server.port,
+                                           log_config=None, access_log=False, server_header=False, lifespan="off"))
+    original = server.startup
+
+    async def announce(sockets: object = None) -> None:
+        await original(sockets)  # type: ignore[arg-type]
+        bound = server.servers[0].sockets[0].getsockname()[1] if server.servers else config.server.port
+        click.echo(f"\ntracemill viewer on the demo's store: {viewer_url('127.0.0.1', bound)}  (Ctrl-C to stop)")
+
+    server.startup = announce  # type: ignore[method-assign]
+    server.run()
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 
 import httpx2
 import pytest
@@ -10,7 +13,7 @@ import pytest
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
 from tests.support.cli import tm
-from tests.support.serving import start_serve
+from tests.support.serving import free_port, start_serve
 
 
 async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(tmp_path):
@@ -21,7 +24,19 @@ async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(tmp_p
             async with httpx2.AsyncClient() as client:
                 await client.post(
                     proxy + "/s/cli/v1/chat/completions",
-                    json={"model": "qwen", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]},
+                    json={
+                        "model": "qwen",
+                        "messages": [{"role": "user", "content": "hi"}],
+                        "tools": [
+                            {
+                                "type": "function",
+                                "function": {
+                                    "name": "lookup",
+                                    "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+                                },
+                            }
+                        ],
+                    },
                 )
         finally:
             proc.terminate()
@@ -48,3 +63,34 @@ def test_demo_runs_offline_and_records(tmp_path):
     result = tm("demo", "--db", str(tmp_path / "demo.db"))
     assert result.returncode == 0, result.stderr
     assert "assistant calls get_weather(Tokyo)" in result.stdout and "Here is what I found" in result.stdout
+    assert result.stdout.count("⇄ MCP weather") == 2  # each tool call went through the built-in MCP server, linked
+    row = json.loads(result.stdout[result.stdout.index("\n{", result.stdout.index("training rows")) :])
+    assert row["id"] == "1#1" and row["messages"][-1]["tool_calls"][0]["function"]["name"] == "get_weather"
+    calls = [
+        json.loads(line) for line in tm("mcp", "calls", "--db", str(tmp_path / "demo.db"), "--json").stdout.splitlines()
+    ]
+    assert sorted(c["summary"] for c in calls) == ["18°C, light rain", "24°C, clear"] and {
+        c["server"] for c in calls
+    } == {"weather"}
+
+
+def test_demo_ui_keeps_serving_the_viewer_on_its_store(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "demo", "--ui", "--port", str(port), "--db", str(tmp_path / "d.db")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:  # type: ignore[union-attr]
+            if "tracemill viewer on the demo's store" in line or time.monotonic() > deadline:
+                break
+        assert f"http://127.0.0.1:{port}/ui/" in line
+        page = httpx2.get(f"http://127.0.0.1:{port}/ui/episodes/1", timeout=10)
+        assert page.status_code == 200 and "⇄ MCP <b>weather</b>" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(10)
