@@ -72,25 +72,21 @@ async def _agent(base_url: str, tools: list[dict[str, Any]], call: Call, say: An
     from openai import AsyncOpenAI
 
     client = AsyncOpenAI(base_url=base_url, api_key="sk-demo-0123456789abcdef")
+    create: Any = client.chat.completions.create  # plain dicts in, as agents write them
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": "You are a helpful assistant. Use tools when they help."},
         {"role": "user", "content": "What's the weather in Paris and in Tokyo?"},
     ]
-    first = await client.chat.completions.create(
-        model=MODEL,
-        messages=messages,
-        tools=tools,
-        extra_headers={"x-script-parallel": "2"},  # type: ignore[arg-type]
-    )
+    first = await create(model=MODEL, messages=messages, tools=tools, extra_headers={"x-script-parallel": "2"})
     answer = first.choices[0].message
     say(f"  assistant thinks: {getattr(answer, 'reasoning_content', '')}")
     messages.append(answer.model_dump(exclude_none=True))
     for tool_call in answer.tool_calls or []:
-        fn = tool_call.function  # type: ignore[union-attr]
+        fn = tool_call.function
         result = await call(fn.name, json.loads(fn.arguments))
         say(f"  assistant calls {fn.name}({json.loads(fn.arguments).get('city')}) -> {result}")
         messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": result})
-    stream = await client.chat.completions.create(  # type: ignore[call-overload]
+    stream = await create(
         model=MODEL, messages=messages, tools=tools, stream=True, stream_options={"include_usage": True}
     )
     text = []
