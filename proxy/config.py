@@ -80,6 +80,49 @@ class MCPServerConfig:
     def kind(self) -> str:
         return "stdio" if self.command else self.transport
 
+    def target(self) -> str:
+        """What it runs or reaches, fit to print: URL secrets and secret flag values masked."""
+        from recorder.ingest.redact import MASK, mask_url
+
+        if self.url:
+            return mask_url(self.url)
+        hidden = set(secret_args(self.args))
+
+        def shown(arg: str) -> str:
+            name, eq, value = arg.partition("=")
+            return MASK if arg in hidden else name + "=" + MASK if eq and value in hidden else arg
+
+        return " ".join([self.command or "", *map(shown, self.args)])
+
+    def secrets(self) -> list[str]:
+        """Every value of its env and headers whatever the name (the redactor skips those under 8
+        characters), what its url and env URLs carry (user:password@, ?key=), and flag values in
+        its args such as `--token X`."""
+        from recorder.ingest.redact import bearer_value, url_secrets
+
+        values = [*self.env.values(), *secret_args(self.args)]
+        values += [u for v in self.env.values() if "://" in v for u in url_secrets(v)]
+        values += [part for v in self.headers.values() for part in (v, bearer_value(v))]
+        if self.url:
+            values += url_secrets(self.url)
+        return [v for v in values if v]
+
+
+_SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|passw|auth|credential)[\w-]*$", re.IGNORECASE)
+
+
+def secret_args(args: list[str]) -> list[str]:
+    """Values given to secret-looking flags: `--api-key X`, `--token=X`."""
+    found = []
+    for n, arg in enumerate(args):
+        name, eq, value = arg.partition("=")
+        if _SECRET_FLAG.match(name):
+            if eq:
+                found.append(value)
+            elif n + 1 < len(args) and not args[n + 1].startswith("-"):
+                found.append(args[n + 1])
+    return found
+
 
 @dataclass
 class Config:
@@ -90,14 +133,14 @@ class Config:
     ui: UIConfig = field(default_factory=UIConfig)
     mcp_servers: dict[str, MCPServerConfig] = field(default_factory=dict)
     source: str = "embedded defaults"
+    mcp_errors: dict[str, str] = field(default_factory=dict)  # servers left out by a lenient load, and why
 
     def secrets(self) -> list[str]:
         """Every configured secret value, so the redactor can mask it inside bodies."""
         names = [self.llm.api_key_env, *self.redact.secrets_env]
         values = [os.environ.get(n, "") for n in names if n]
         for server in self.mcp_servers.values():
-            values += [v.partition(" ")[2] or v for v in server.headers.values()]
-            values += [v for k, v in server.env.items() if re.search(r"KEY|TOKEN|SECRET|PASSWORD", k, re.I)]
+            values += server.secrets()
         return [v for v in values if v]
 
 
@@ -111,8 +154,10 @@ _ENV = {
 }
 
 
-def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config:
-    """Build the config. `overrides` are dotted keys from flags, e.g. {"store.path": "x.db"}."""
+def load(path: str | os.PathLike[str] | None = None, *, lenient_mcp: bool = False, **overrides: Any) -> Config:
+    """Build the config. `overrides` are dotted keys from flags, e.g. {"store.path": "x.db"}.
+    `lenient_mcp`: an MCP server that cannot be read (an unset ${VAR}) is left out, its error kept in
+    `mcp_errors`, instead of failing the whole load (`wrap` serves one server and needs only that one)."""
     config = Config()
     path = path or os.environ.get("TRACEMILL_CONFIG")  # the config file when no --config is given
     if path is None and Path(DEFAULT_FILE).exists():
@@ -125,7 +170,7 @@ def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config
             data = tomllib.loads(p.read_text())
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: not valid TOML ({exc})") from None
-        _apply_file(config, data, str(p))
+        _apply_file(config, data, str(p), lenient_mcp)
         config.source = str(p)
     for var, (section, key) in _ENV.items():
         if os.environ.get(var):
@@ -137,12 +182,12 @@ def load(path: str | os.PathLike[str] | None = None, **overrides: Any) -> Config
     return config
 
 
-def _apply_file(config: Config, data: dict[str, Any], where: str) -> None:
+def _apply_file(config: Config, data: dict[str, Any], where: str, lenient_mcp: bool = False) -> None:
     for section, table in data.items():
         if section == "finetune":
             continue  # read by `tracemill finetune` (finetune/train.py), not by the proxy
         if section == "mcp":
-            _apply_mcp(config, table, where)
+            _apply_mcp(config, table, where, lenient_mcp)
             continue
         if section not in _SECTIONS:
             raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join([*_SECTIONS, 'mcp', 'finetune'])})")
@@ -188,11 +233,16 @@ def _coerce(value: Any, kind: type, name: str, where: str) -> Any:
 _SERVER_KEYS = {f.name for f in fields(MCPServerConfig)} - {"name"}
 
 
-def _apply_mcp(config: Config, table: Any, where: str) -> None:
+def _apply_mcp(config: Config, table: Any, where: str, lenient: bool = False) -> None:
     if not isinstance(table, dict) or set(table) - {"servers"}:
         raise ConfigError(f"{where}: [mcp] holds only [mcp.servers.NAME] tables")
     for name, spec in (table.get("servers") or {}).items():
-        config.mcp_servers[name] = parse_mcp_server(name, spec, where)
+        try:
+            config.mcp_servers[name] = parse_mcp_server(name, spec, where)
+        except ConfigError as exc:
+            if not lenient:
+                raise
+            config.mcp_errors[name] = str(exc)
 
 
 def parse_mcp_server(name: str, spec: Any, where: str = "config") -> MCPServerConfig:
@@ -231,12 +281,19 @@ def parse_mcp_server(name: str, spec: Any, where: str = "config") -> MCPServerCo
     return server
 
 
+VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
 def expand(text: str) -> str:
-    """`${VAR}` from the environment; an unset variable is an error, not an empty string."""
+    """`${VAR}` (or `${VAR:-default}`) from the environment; an unset variable without a default is
+    an error, not an empty string."""
 
     def one(match: re.Match[str]) -> str:
-        if match.group(1) not in os.environ:
-            raise ConfigError(f"${{{match.group(1)}}} is used in the config but not set in the environment")
-        return os.environ[match.group(1)]
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"${{{name}}} is used in the config but not set in the environment")
 
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}", one, text)
+    return VAR_REF.sub(one, text)

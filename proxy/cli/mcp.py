@@ -24,21 +24,29 @@ def mcp_import(ctx: click.Context, path: str, write: bool, proxy_url: str | None
     """Turn a Claude Desktop, Claude Code, Cursor or VS Code MCP config into proxy.toml servers."""
     from proxy.mcp import client_config as imp
 
-    config = _config(ctx)
+    named = ctx.obj.get("config")
+    if named and not Path(named).exists():  # --config names the file to create: start from the defaults
+        ctx.obj["config"] = None
+        config = _config(ctx)
+        ctx.obj["config"] = named
+    else:
+        config = _config(ctx)
     client_path = Path(path)
     data, key = imp.read_client_config(client_path)
     url = proxy_url or f"http://{config.server.host}:{config.server.port}"
-    toml_text, rewritten, skipped = imp.convert(data, key, url, str(Path(config.store.path).resolve()))
-    if skipped:
+    toml_path = Path(ctx.obj.get("config") or "proxy.toml").resolve()
+    db = str(Path(config.store.path).resolve())
+    if skipped := imp.convert(data, key, url, db)[2]:
         click.echo(f"# already pointing at tracemill, left alone: {', '.join(skipped)}", err=True)
-    if not write:
-        click.echo("# --- add to proxy.toml ---")
+    if not write:  # printed with every token masked; --write puts the real values in 0600 files
+        toml_text, rewritten, _ = imp.convert(imp.masked(data, key), key, url, db, str(toml_path))
+        click.echo("# --- add to proxy.toml (secrets masked) ---")
         click.echo(toml_text or "# (nothing to add)")
-        click.echo(f"# --- {client_path}, pointed at tracemill ---")
+        click.echo(f"# --- {client_path}, pointed at tracemill (secrets masked) ---")
         click.echo(json.dumps(rewritten, indent=2))
         click.echo("# nothing was written; run again with --write to apply", err=True)
         return
-    toml_path = Path(ctx.obj.get("config") or "proxy.toml")
+    toml_text, rewritten, _ = imp.convert(data, key, url, db, str(toml_path))
     for line in imp.write(client_path, rewritten, toml_path, toml_text):
         click.echo(f"wrote {line}")
 
@@ -68,7 +76,7 @@ def mcp_servers(ctx: click.Context, as_json: bool) -> None:
         table.add_column(col)
     for r in results:
         server = config.mcp_servers[r["name"]]
-        target = server.url or " ".join([server.command or "", *server.args])
+        target = server.target()  # URL secrets and secret flag values masked
         ok = "[green]yes[/]" if r["reachable"] else "[red]no[/]"
         table.add_row(r["name"], r["transport"], target[:60], ok, str(r["tools"] if r["tools"] is not None else "-"), str(r["ms"]), r["error"] or "")
     console.print(table)

@@ -124,10 +124,15 @@ def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, us
       tracemill wrap --name everything -- npx -y @modelcontextprotocol/server-everything
       tracemill wrap --name remote --url https://example.com/mcp
     """
-    from proxy.config import MCPServerConfig
+    from proxy.config import ConfigError, MCPServerConfig, load
     from proxy.mcp.inbound.stdio_wrap import run as run_wrap
 
-    config = _config(ctx)
+    try:  # the config `serve` uses (--config, TRACEMILL_CONFIG, ./proxy.toml); other servers' unset ${VAR}s do not matter
+        config = load(ctx.obj.get("config"), lenient_mcp=True, **{"store.path": ctx.obj.get("db")})
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if name in config.mcp_errors and not (command or url):
+        raise click.ClickException(config.mcp_errors[name])
     if command and url:
         raise click.UsageError("give either a command after -- or --url, not both")
     if command:
@@ -141,6 +146,7 @@ def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, us
     if name in config.mcp_servers and (command or url):
         server.env = {**config.mcp_servers[name].env, **server.env}
         server.headers = config.mcp_servers[name].headers
+    config.mcp_servers[name] = server  # so its env, headers and url secrets are masked like any configured server's
     logging.basicConfig(level=logging.WARNING, format="tracemill wrap: %(message)s", stream=sys.stderr)
     sys.exit(run_wrap(server, config, session))
 

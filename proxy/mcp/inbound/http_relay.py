@@ -21,11 +21,14 @@ from proxy.asgi import (
     upstream_headers,
 )
 from proxy.config import MCPServerConfig
+from proxy.mcp.outbound import scrub
 from recorder import Recorder
 from recorder.events import MCPMessage
+from recorder.ingest.redact import header_secrets
 from recorder.sse import SSEParser
 
 _AUTH = frozenset({b"authorization", b"cookie"})
+_CLIENT_SECRETS = 64  # client tokens remembered per server, to mask where a server echoes them
 
 
 def jsonrpc_http_error(message: str) -> dict[str, object]:
@@ -42,12 +45,25 @@ class HttpReverse:
         drop = NOT_UPSTREAM if server.pass_auth else NOT_UPSTREAM | _AUTH
         self.drop = frozenset(drop | {k.lower().encode() for k in server.headers})
         self.extra = [(k.lower().encode(), v.encode()) for k, v in server.headers.items()]
+        self._client_secrets: dict[str, None] = {}  # insertion-ordered, newest last
 
     def _record(self, direction: str, raw: bytes, session: str | None, connection: str | None) -> None:
         if raw.strip():
-            self.recorder.record(MCPMessage(self.server.name, direction, "http", raw, session, connection))
+            secrets = tuple(self._client_secrets)
+            self.recorder.record(MCPMessage(self.server.name, direction, "http", raw, session, connection, secrets=secrets))
+
+    def _remember_client_secrets(self, headers: list[tuple[bytes, bytes]]) -> None:
+        """The client's own tokens and cookies: with pass_auth they reach the server, which may echo
+        them in a later answer, so the last few seen are masked in everything recorded."""
+        found = header_secrets([(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers])
+        for secret in found:
+            self._client_secrets.pop(secret, None)
+            self._client_secrets[secret] = None
+        while len(self._client_secrets) > _CLIENT_SECRETS:
+            del self._client_secrets[next(iter(self._client_secrets))]
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, session: str | None) -> None:
+        self._remember_client_secrets(scope["headers"])
         body = await read_body(receive)
         headers = upstream_headers(scope["headers"], self.drop) + self.extra
         query = scope.get("query_string") or b""
@@ -57,7 +73,9 @@ class HttpReverse:
         try:
             response = await self.client.send(httpx2.Request(scope["method"], url, headers=headers, content=body), stream=True)
         except httpx2.TransportError as exc:
-            message = f"tracemill: cannot reach MCP server '{self.server.name}' at {self.server.url} ({type(exc).__name__}: {exc})"
+            target = self.server.url or ""
+            message = f"tracemill: cannot reach MCP server '{self.server.name}' at {target} ({type(exc).__name__}: {exc})"
+            message = scrub(message, target)
             await send_json(send, 502, jsonrpc_http_error(message))
             self._record("c2s", body, session or connection, connection)
             return

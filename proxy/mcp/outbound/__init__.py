@@ -54,6 +54,18 @@ class Channel:
             self._inbox.put_nowait(_EOF)
 
 
+def scrub(text: str, url: str) -> str:
+    """An error text with the secrets `url` carries (user:password@, ?key=) masked, the URL first."""
+    from recorder.ingest.redact import MASK, mask_url, url_secrets
+
+    text = text.replace(url, mask_url(url))
+    userinfo = url.partition("://")[2].partition("/")[0].rpartition("@")[0]
+    user = userinfo.partition(":")[0] if ":" in userinfo else None  # a user name alone is no secret
+    for secret in sorted(set(url_secrets(url)) - {user}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
 def split_lines(buffer: bytearray, chunk: bytes) -> list[bytes]:
     """Append a chunk and cut off every complete line; no limit on line length."""
     buffer += chunk

@@ -10,7 +10,7 @@ import httpx2
 
 from proxy.config import MCPServerConfig
 from proxy.mcp.jsonrpc import error_reply, id_text, peek
-from proxy.mcp.outbound import Channel, ChannelError
+from proxy.mcp.outbound import Channel, ChannelError, scrub
 from recorder.sse import SSEParser
 
 
@@ -89,7 +89,7 @@ class HttpChannel(Channel):
                         self._note_version(body)
                         self._inbox.put_nowait(body)
         except httpx2.TransportError as exc:
-            self._answer_failure(raw, 502, f"cannot reach {self.url}: {exc}".encode())
+            self._answer_failure(raw, 502, scrub(f"cannot reach {self.url}: {exc}", self.url).encode())
         if self.session_id and not self._get_started:
             self._get_started = True
             self._spawn(self._listen())

@@ -7,7 +7,7 @@ from urllib.parse import urljoin
 import httpx2
 
 from proxy.config import MCPServerConfig
-from proxy.mcp.outbound import Channel, ChannelError
+from proxy.mcp.outbound import Channel, ChannelError, scrub
 from recorder.sse import SSEParser
 
 
@@ -27,13 +27,13 @@ class SseChannel(Channel):
         try:
             await asyncio.wait_for(asyncio.shield(self.endpoint), 30)
         except TimeoutError:
-            raise ChannelError(f"MCP server '{self.name}': no endpoint event from {self.url}") from None
+            raise ChannelError(scrub(f"MCP server '{self.name}': no endpoint event from {self.url}", self.url)) from None
 
     async def _stream(self) -> None:
         try:
             async with self.client.stream("GET", self.url, headers={"accept": "text/event-stream", **self.headers}) as response:
                 if response.status_code != 200:
-                    raise ChannelError(f"MCP server '{self.name}': GET {self.url} answered {response.status_code}")
+                    raise ChannelError(scrub(f"MCP server '{self.name}': GET {self.url} answered {response.status_code}", self.url))
                 parser = SSEParser()
                 async for chunk in response.aiter_raw():
                     for event in parser.feed(chunk):
@@ -43,7 +43,7 @@ class SseChannel(Channel):
                             self._inbox.put_nowait(event.data.encode())
         except (httpx2.TransportError, ChannelError) as exc:
             if not self.endpoint.done():
-                self.endpoint.set_exception(ChannelError(f"MCP server '{self.name}': {exc}"))
+                self.endpoint.set_exception(ChannelError(scrub(f"MCP server '{self.name}': {exc}", self.url)))
         self._ended(f"MCP server '{self.name}' closed its SSE stream")
 
     async def send(self, raw: bytes) -> None:
