@@ -18,6 +18,7 @@ from proxy.config import Config
 from proxy.cors import answer_preflight, is_preflight, with_cors
 from proxy.guard import Guard, Refusal, too_large
 from proxy.llm import LLMRelay
+from proxy.mcp import jsonrpc
 from recorder import NullRecorder, Recorder, Store
 from recorder.ingest.redact import mask_url
 
@@ -103,7 +104,7 @@ class App:
             self._refused_logged = now
             log.warning("refused %s %s: %s", scope["method"], scope["path"][:200], refusal.message)
         if "/mcp/" in scope["path"]:
-            payload = {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": refusal.message}}
+            payload = jsonrpc.error_body(refusal.message, jsonrpc.INVALID_REQUEST)
         else:
             payload = error_body(refusal.status, refusal.kind, refusal.message)
         await send_json(send, refusal.status, payload, [(b"connection", b"close")] if refusal.status == 413 else None)

@@ -58,10 +58,10 @@ class MCPMessage:
 
     server: str
     direction: str  # "c2s" (client to server) or "s2c"
-    transport: str  # the way in: "http", "sse" or "stdio"
+    inbound: str  # the way in, stored as `transport`: "http", "sse" or "stdio" (config's transport is the way out)
     body: bytes
-    session: str | None = None
-    connection: str | None = None
+    session: str | None = None  # the session key (/s/<key> or a session header), else the connection
+    connection: str | None = None  # one client link: its Mcp-Session-Id, SSE session id or wrap-<pid>
     at: float = field(default_factory=time.time)
     uid: str = field(default_factory=new_uid)
     secrets: tuple[str, ...] = ()

@@ -4,10 +4,10 @@ each one, and never leave a request hanging when the upstream dies."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from proxy.mcp.best_effort import best_effort
 from proxy.mcp.jsonrpc import error_reply, peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
@@ -24,14 +24,14 @@ class Bridge:
         channel: Channel,
         *,
         server: str,
-        transport: str,
+        inbound: str,
         connection: str,
         session: str | None,
         recorder: Recorder,
         deliver: Deliver,
     ) -> None:
         self.channel = channel
-        self.server, self.transport = server, transport
+        self.server, self.inbound = server, inbound
         self.connection, self.session = connection, session
         self.recorder = recorder
         self.deliver = deliver
@@ -44,7 +44,7 @@ class Bridge:
         self._pump = asyncio.create_task(self._from_server())
 
     def record(self, direction: str, raw: bytes) -> None:
-        self.recorder.record(MCPMessage(self.server, direction, self.transport, raw, self.session, self.connection))
+        self.recorder.record(MCPMessage(self.server, direction, self.inbound, raw, self.session, self.connection))
 
     async def from_client(self, raw: bytes, upstream_raw: bytes | None = None) -> None:
         """Record one client message (a queue put, so the answer cannot overtake it), then forward it,
@@ -75,7 +75,7 @@ class Bridge:
             for pid in list(self.pending):
                 reply = error_reply(pid, f"{reason} before answering this request")
                 delivered = None
-                with contextlib.suppress(Exception):
+                with best_effort(f"telling the client of {self.server} that request {pid} is lost"):
                     delivered = await self.deliver(reply)
                 self.record("s2c", delivered or reply)
             self.pending.clear()
@@ -84,5 +84,5 @@ class Bridge:
     async def close(self) -> None:
         await self.channel.close()
         if self._pump is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with best_effort(f"waiting for the {self.server} reader to end", asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._pump, 5)

@@ -73,6 +73,18 @@ def _scanned(raw: bytes) -> Peek:
     return Peek("response" if mid is not None else "invalid", mid)
 
 
-def error_reply(raw_id: str, message: str, code: int = -32000) -> bytes:
+# The one place JSON-RPC errors are built: an answer to a known request id, byte-exact, for the
+# relays; and an id-less error body for the HTTP answers the proxy gives on its own behalf.
+PARSE_ERROR, INVALID_REQUEST, SESSION_NOT_FOUND, SERVER_ERROR = -32700, -32600, -32001, -32000
+
+
+def error_reply(raw_id: str, message: str, code: int = SERVER_ERROR) -> bytes:
     """A JSON-RPC error for a request id given as JSON text, kept byte-exact."""
-    return b'{"jsonrpc":"2.0","id":' + raw_id.encode() + b',"error":' + json.dumps({"code": code, "message": message}).encode() + b"}"
+    error = json.dumps({"code": code, "message": message}).encode()
+    return b'{"jsonrpc":"2.0","id":' + raw_id.encode() + b',"error":' + error + b"}"
+
+
+def error_body(message: str, code: int = SERVER_ERROR, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A JSON-RPC error with a null id, for an HTTP answer (send it with `send_json`)."""
+    error: dict[str, Any] = {"code": code, "message": message, **({"data": data} if data else {})}
+    return {"jsonrpc": "2.0", "id": None, "error": error}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from proxy.asgi import Receive, Scope, Send, send_json
 from proxy.config import Config, MCPServerConfig
 from proxy.mcp.inbound.http_relay import HttpReverse
-from proxy.mcp.inbound.http_sessions import HttpBridge
+from proxy.mcp.inbound.http_sessions import HttpSessions
 from proxy.mcp.inbound.legacy_sse import SseDownstream
 from proxy.mcp.inbound.limits import SessionCap
 from proxy.mcp.outbound import Channel, mcp_client, open_channel
@@ -16,7 +16,7 @@ class MCPRouter:
     def __init__(self, config: Config, recorder: Recorder) -> None:
         self.config = config
         self.client = mcp_client()
-        self.http: dict[str, HttpReverse | HttpBridge] = {}
+        self.http: dict[str, HttpReverse | HttpSessions] = {}
         self.sse: dict[str, SseDownstream] = {}
         for name, server in config.mcp_servers.items():
             factory = self._factory(server)
@@ -24,7 +24,7 @@ class MCPRouter:
             if server.kind == "http":
                 self.http[name] = HttpReverse(server, self.client, recorder)
             else:
-                bridge = self.http[name] = HttpBridge(server, factory, recorder, cap)
+                bridge = self.http[name] = HttpSessions(server, factory, recorder, cap)
                 bridge.start_sweeping()
             self.sse[name] = SseDownstream(server, factory, recorder, cap)
 
@@ -36,7 +36,7 @@ class MCPRouter:
 
     async def close(self) -> None:
         for handler in self.http.values():
-            if isinstance(handler, HttpBridge):
+            if isinstance(handler, HttpSessions):
                 await handler.close()
         for sse in self.sse.values():
             await sse.close()

@@ -154,7 +154,7 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
                     "session": ev.session,
                     "connection": ev.connection,
                     "direction": ev.direction,
-                    "transport": ev.transport,
+                    "transport": ev.inbound,
                     "kind": kind,
                     "method": method,
                     "rpc_id": rpc_id,

@@ -7,6 +7,8 @@ through, and the answer, JSON or SSE, comes back as sent. Messages are recorded 
 
 from __future__ import annotations
 
+import logging
+
 import httpx2
 
 from proxy.asgi import (
@@ -21,18 +23,17 @@ from proxy.asgi import (
     upstream_headers,
 )
 from proxy.config import MCPServerConfig
+from proxy.mcp.jsonrpc import error_body
 from proxy.mcp.outbound import scrub
 from recorder import Recorder
 from recorder.events import MCPMessage
 from recorder.ingest.redact import header_secrets
 from recorder.sse import SSEParser
 
+log = logging.getLogger("tracemill.mcp")
+
 _AUTH = frozenset({b"authorization", b"cookie"})
 _CLIENT_SECRETS = 64  # client tokens remembered per server, to mask where a server echoes them
-
-
-def jsonrpc_http_error(message: str) -> dict[str, object]:
-    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32000, "message": message}}
 
 
 class HttpReverse:
@@ -76,7 +77,7 @@ class HttpReverse:
             target = self.server.url or ""
             message = f"tracemill: cannot reach MCP server '{self.server.name}' at {target} ({type(exc).__name__}: {exc})"
             message = scrub(message, target)
-            await send_json(send, 502, jsonrpc_http_error(message))
+            await send_json(send, 502, error_body(message))
             self._record("c2s", body, session or connection, connection)
             return
         try:
@@ -98,7 +99,7 @@ class HttpReverse:
             await send({"type": "http.response.body", "body": b""})
             if parser is None and "json" in response.headers.get("content-type", ""):
                 self._record("s2c", b"".join(parts), session or connection, connection)
-        except (httpx2.TransportError, OSError):
-            pass  # the upstream or the client went away mid-stream; both sides see it
+        except (httpx2.TransportError, OSError) as exc:  # the upstream or the client went away mid-stream
+            log.debug("MCP relay to %s ended early (%s: %s)", self.server.name, type(exc).__name__, exc)
         finally:
             await response.aclose()

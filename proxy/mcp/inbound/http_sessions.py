@@ -13,7 +13,6 @@ upstream starts; a periodic sweep closes those idle for `idle_seconds` (no reque
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 import uuid
@@ -22,17 +21,18 @@ from typing import Any
 
 from proxy.asgi import Receive, Scope, Send, header, read_body, send_json
 from proxy.config import MCPServerConfig
+from proxy.mcp.best_effort import best_effort
 from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.http_session import HttpSession
 from proxy.mcp.inbound.limits import CapReached, SessionCap
 from proxy.mcp.inbound.sse_stream import pump, start_sse
-from proxy.mcp.jsonrpc import peek
+from proxy.mcp.jsonrpc import INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR, SESSION_NOT_FOUND, error_body, peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
 from recorder.json_members import members
 
 
-class HttpBridge:
+class HttpSessions:
     """Streamable HTTP in front of a channel factory: one channel per session."""
 
     def __init__(
@@ -56,7 +56,7 @@ class HttpBridge:
     async def _sweep_forever(self, every: float) -> None:
         while True:
             await asyncio.sleep(every)
-            with contextlib.suppress(Exception):
+            with best_effort(f"sweeping idle sessions of {self.name}"):
                 await self.sweep()
 
     async def sweep(self) -> None:
@@ -65,7 +65,7 @@ class HttpBridge:
             if session.idle(now, self.idle_seconds):
                 await self._end(session)
 
-    async def _open(self, sid: str, key: str | None, stateless: bool = False) -> HttpSession:
+    async def _open(self, sid: str, session_key: str | None, stateless: bool = False) -> HttpSession:
         """A new session with its own upstream, once it has a slot under the cap (else CapReached)."""
         try:
             self.cap.take()
@@ -76,9 +76,9 @@ class HttpBridge:
         session.bridge = Bridge(
             self.make_channel(),
             server=self.name,
-            transport="http",
+            inbound="http",
             connection=sid,
-            session=key or sid,
+            session=session_key or sid,
             recorder=self.recorder,
             deliver=session.route,
         )
@@ -95,74 +95,74 @@ class HttpBridge:
         session.closed = True
         if self.sessions.get(session.id) is session:
             del self.sessions[session.id]
-        for key, shared in list(self._stateless.items()):
+        for session_key, shared in list(self._stateless.items()):
             if shared is session:
-                del self._stateless[key]
+                del self._stateless[session_key]
         self.cap.give_back()
         if session.bridge is not None:
-            with contextlib.suppress(Exception):
+            with best_effort(f"closing session {session.id} of {self.name}"):
                 await session.bridge.close()
 
-    async def _shared(self, key: str | None) -> HttpSession:
+    async def _shared(self, session_key: str | None) -> HttpSession:
         async with self._lock:
-            shared = self._stateless.get(key)
+            shared = self._stateless.get(session_key)
             if shared is not None and shared.bridge is not None and shared.bridge.done.is_set():
                 await self._end(shared)  # its upstream went away: start over
                 shared = None
             if shared is None:
-                label = f"stateless-{self.name}" + (f"-{key}" if key else "")
-                shared = self._stateless[key] = await self._open(label, key, stateless=True)
+                label = f"stateless-{self.name}" + (f"-{session_key}" if session_key else "")
+                shared = self._stateless[session_key] = await self._open(label, session_key, stateless=True)
             return shared
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send, key: str | None) -> None:
+    async def handle(self, scope: Scope, receive: Receive, send: Send, session_key: str | None) -> None:
         method = scope["method"]
         sid_raw = header(scope["headers"], b"mcp-session-id")
         sid = sid_raw.decode("latin-1") if sid_raw else None
         session = self.sessions.get(sid) if sid else None
         if sid and session is None:
             await send_json(
-                send, 404, _rpc_error(-32001, f"tracemill: session {sid} not found (it ended); initialize again")
+                send, 404, error_body(f"tracemill: session {sid} not found (it ended); initialize again", SESSION_NOT_FOUND)
             )
             return
         try:
             if method == "POST":
-                await self._post(scope, receive, send, key, session)
+                await self._post(scope, receive, send, session_key, session)
             elif method == "GET":
                 await self._get(scope, receive, send, session)
             elif method == "DELETE":
                 if session is not None:
                     await self._end(session)
                 await send_json(
-                    send, 200 if session else 400, {} if session else _rpc_error(-32600, "Mcp-Session-Id required")
+                    send, 200 if session else 400, {} if session else error_body("Mcp-Session-Id required", INVALID_REQUEST)
                 )
             else:
                 await send_json(
-                    send, 405, _rpc_error(-32600, f"{method} is not allowed here"), [(b"allow", b"GET, POST, DELETE")]
+                    send, 405, error_body(f"{method} is not allowed here", INVALID_REQUEST), [(b"allow", b"GET, POST, DELETE")]
                 )
         except ChannelError as exc:
-            await send_json(send, 502, _rpc_error(-32000, f"tracemill: {exc}"))
+            await send_json(send, 502, error_body(f"tracemill: {exc}", SERVER_ERROR))
 
     async def _post(
-        self, scope: Scope, receive: Receive, send: Send, key: str | None, session: HttpSession | None
+        self, scope: Scope, receive: Receive, send: Send, session_key: str | None, session: HttpSession | None
     ) -> None:
         body = await read_body(receive)
         p = peek(body, whole=True)  # never raises: deep or huge-number messages are scanned, not parsed
         if p.kind == "batch":
-            await send_json(send, 400, _rpc_error(-32600, _NO_BATCH))
+            await send_json(send, 400, error_body(_NO_BATCH, INVALID_REQUEST))
             return
         if p.kind == "invalid":
-            await send_json(send, 400, _rpc_error(-32700, "Parse error: the body is not a JSON-RPC message"))
+            await send_json(send, 400, error_body("Parse error: the body is not a JSON-RPC message", PARSE_ERROR))
             return
         new_sid = None
         try:
             if session is None and p.kind == "request" and p.method == "initialize":
                 new_sid = uuid.uuid4().hex
-                session = self.sessions[new_sid] = await self._open(new_sid, key)
+                session = self.sessions[new_sid] = await self._open(new_sid, session_key)
             elif session is None:
-                session = await self._shared(key)
+                session = await self._shared(session_key)
         except CapReached as exc:
             await _send_error(
-                send, 503, _rpc_error(-32000, str(exc), {"setting": exc.setting, "limit": exc.limit}), p.id
+                send, 503, error_body(str(exc), SERVER_ERROR, {"setting": exc.setting, "limit": exc.limit}), p.id
             )
             return
         assert session.bridge is not None
@@ -196,7 +196,7 @@ class HttpBridge:
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, session: HttpSession | None) -> None:
         if session is None:
-            await send_json(send, 405, _rpc_error(-32600, "GET needs an Mcp-Session-Id"), [(b"allow", b"POST")])
+            await send_json(send, 405, error_body("GET needs an Mcp-Session-Id", INVALID_REQUEST), [(b"allow", b"POST")])
             return
         last = header(scope["headers"], b"last-event-id")
         stream = session.open_get(last.decode("latin-1") if last is not None else None)
@@ -219,11 +219,6 @@ _NO_BATCH = (
     "tracemill: JSON-RPC batches are not accepted here (MCP dropped them in protocol 2025-06-18); "
     "send one message per POST"
 )
-
-
-def _rpc_error(code: int, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    error: dict[str, Any] = {"code": code, "message": message, **({"data": data} if data else {})}
-    return {"jsonrpc": "2.0", "id": None, "error": error}
 
 
 async def _send_error(send: Send, status: int, payload: dict[str, Any], raw_id: str | None) -> None:

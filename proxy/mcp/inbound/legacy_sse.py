@@ -4,17 +4,17 @@ at the proxy's own /mcp/<name>/messages?session_id=…; POSTs there are relayed 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qs, quote
 
 from proxy.asgi import Receive, Scope, Send, read_body, send_json
 from proxy.config import MCPServerConfig
+from proxy.mcp.best_effort import best_effort
 from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.limits import CapReached, SessionCap
 from proxy.mcp.inbound.sse_stream import SseStream, pump, sse_event, start_sse
-from proxy.mcp.jsonrpc import peek
+from proxy.mcp.jsonrpc import error_body, peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
 
@@ -34,7 +34,7 @@ class SseDownstream:
         self.cap = cap
         self.sessions: dict[str, Bridge] = {}
 
-    async def open(self, scope: Scope, receive: Receive, send: Send, prefix: str, key: str | None) -> None:
+    async def open(self, scope: Scope, receive: Receive, send: Send, prefix: str, session_key: str | None) -> None:
         sid = uuid.uuid4().hex
         stream = SseStream(self.backlog_bytes, f"MCP SSE session {sid[:12]}")
 
@@ -44,11 +44,10 @@ class SseDownstream:
         try:
             self.cap.take()
         except CapReached as exc:
-            error = {"code": -32000, "message": str(exc), "data": {"setting": exc.setting, "limit": exc.limit}}
-            await send_json(send, 503, {"jsonrpc": "2.0", "id": None, "error": error})
+            await send_json(send, 503, error_body(str(exc), data={"setting": exc.setting, "limit": exc.limit}))
             return
         try:
-            await self._serve(sid, stream, deliver, send, receive, prefix, key)
+            await self._serve(sid, stream, deliver, send, receive, prefix, session_key)
         finally:
             self.cap.give_back()
 
@@ -60,14 +59,14 @@ class SseDownstream:
         send: Send,
         receive: Receive,
         prefix: str,
-        key: str | None,
+        session_key: str | None,
     ) -> None:
         bridge = Bridge(
             self.make_channel(),
             server=self.name,
-            transport="sse",
+            inbound="sse",
             connection=sid,
-            session=key or sid,
+            session=session_key or sid,
             recorder=self.recorder,
             deliver=deliver,
         )
@@ -104,6 +103,6 @@ class SseDownstream:
 
     async def close(self) -> None:
         for bridge in list(self.sessions.values()):
-            with contextlib.suppress(Exception):
+            with best_effort(f"closing an SSE session of {self.name}"):
                 await bridge.close()
         self.sessions.clear()

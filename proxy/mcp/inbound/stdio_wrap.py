@@ -16,6 +16,7 @@ import signal
 import sys
 
 from proxy.config import Config, MCPServerConfig
+from proxy.mcp.best_effort import best_effort
 from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.stdio_streams import StdioStreams
 from proxy.mcp.outbound import ChannelError, mcp_client, open_channel, split_lines
@@ -45,7 +46,7 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     bridge = Bridge(
         channel,
         server=server.name,
-        transport="stdio",
+        inbound="stdio",
         connection=connection,
         session=session or connection,
         recorder=store,
@@ -90,7 +91,7 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     await bridge.done.wait()
     for task in waits:
         task.cancel()
-    with contextlib.suppress(Exception):
+    with best_effort("flushing stdout to the client"):
         await stdio.flush()
     await store.close()
     if client is not None:

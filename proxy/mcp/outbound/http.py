@@ -9,6 +9,7 @@ from typing import Any
 import httpx2
 
 from proxy.config import MCPServerConfig
+from proxy.mcp.best_effort import best_effort
 from proxy.mcp.jsonrpc import error_reply, id_text, peek
 from proxy.mcp.outbound import Channel, ChannelError, scrub
 from recorder.sse import SSEParser
@@ -126,7 +127,7 @@ class HttpChannel(Channel):
 
     async def _listen(self) -> None:
         """The standalone GET stream, for messages the server sends outside any request."""
-        with contextlib.suppress(httpx2.TransportError):
+        with best_effort(f"the standalone GET stream of {self.name}", httpx2.TransportError):
             async with self.client.stream("GET", self.url, headers={**self._base_headers(), "accept": "text/event-stream"}) as response:
                 if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
                     await self._pump_sse(response)
@@ -135,6 +136,6 @@ class HttpChannel(Channel):
         for task in list(self._tasks):
             task.cancel()
         if self.session_id:
-            with contextlib.suppress(httpx2.TransportError):
+            with best_effort(f"ending the session with {self.name}", httpx2.TransportError):
                 await self.client.delete(self.url, headers=self._base_headers())
         self._ended(f"MCP server '{self.name}' connection closed")

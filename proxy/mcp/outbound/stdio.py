@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 
 from proxy.config import MCPServerConfig
+from proxy.mcp.best_effort import best_effort
 from proxy.mcp.outbound import Channel, ChannelError, split_lines
 
 _PR_SET_PDEATHSIG = 1
@@ -95,7 +96,7 @@ class StdioChannel(Channel):
                 await proc.wait()
         self._signal_group(signal.SIGKILL)  # whatever it started and left behind in its group
         if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            with best_effort(f"waiting for the reader of {self.name}", asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._reader, grace)
 
     def _signal_group(self, sig: int) -> None:
