@@ -36,6 +36,7 @@ class Script:
     deterministic: bool = True  # same request -> same answer, ids included; else fresh ids and reasoning per sample
     stream_ids_differ: bool = True  # responses: streamed items get other ids than response.completed (as vLLM does)
     tokenizer: str | None = None  # a tokenizer path: chat and /v1/completions answer with vLLM's token ids (scripted_tokens)
+    call_ids: str = "random"  # "random": chatcmpl-tool-<hex>; "kimi": functions.NAME:N counting earlier calls
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Ask:
     tools: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (name, JSON schema)
     after_tool: bool = False  # the last message is a tool result
     results: list[str] = field(default_factory=list)
+    calls_before: int = 0  # tool calls earlier in the conversation (Kimi-K2-style ids count them)
 
 
 @dataclass
@@ -71,6 +73,12 @@ class Ids:
 
     def make(self, salt: str, width: int = 16) -> str:
         return hashlib.sha256(f"{self.seed}:{salt}".encode()).hexdigest()[:width]
+
+    def call(self, style: str, index: int, name: str, ask: Ask) -> str:
+        """A tool-call id the way vLLM makes them: random, or Kimi-K2's `functions.NAME:N`."""
+        if style == "kimi":
+            return f"functions.{name}:{ask.calls_before + index}"
+        return f"chatcmpl-tool-{self.make(f'call{index}')}"
 
 
 def seed_of(*parts: Any) -> str:

@@ -21,7 +21,7 @@ def ask_of(request: dict[str, Any]) -> Ask:
         for t in request.get("tools") or []
         if isinstance(t, dict) and "input_schema" in t
     ]
-    questions, results, after_tool = [], [], False
+    questions, results, after_tool, calls = [], [], False, 0
     for message in messages:
         blocks = message.get("content")
         blocks = (
@@ -31,6 +31,7 @@ def ask_of(request: dict[str, Any]) -> Ask:
         )
         if message.get("role") != "user":
             after_tool = False
+            calls += sum(1 for b in blocks if b.get("type") == "tool_use")
             continue
         texts = [b.get("text") or "" for b in blocks if b.get("type") == "text"]
         for block in blocks:
@@ -40,7 +41,7 @@ def ask_of(request: dict[str, Any]) -> Ask:
         after_tool = any(b.get("type") == "tool_result" for b in blocks) and not texts
         if texts:
             questions.append(" ".join(texts))
-    return Ask(questions[-1] if questions else "", tools, after_tool, results)
+    return Ask(questions[-1] if questions else "", tools, after_tool, results, calls)
 
 
 def answer(call: Call) -> tuple[int, dict[str, Any]]:
@@ -51,13 +52,14 @@ def answer(call: Call) -> tuple[int, dict[str, Any]]:
             "error": {"type": "invalid_request_error", "message": "max_tokens: Field required"},
         }
     ids = Ids(seed_of(request.get("system"), request.get("messages"), request.get("tools")), script.deterministic)
-    turn = plan(ask_of(request), call.parallel, ids.sample, call.truncate)
+    ask = ask_of(request)
+    turn = plan(ask, call.parallel, ids.sample, call.truncate)
     content: list[dict[str, Any]] = [{"type": "thinking", "thinking": turn.reasoning, "signature": ids.make("sig", 32)}]
     if turn.content:
         content.append({"type": "text", "text": turn.content})
     for i, (name, args) in enumerate(turn.calls):
         content.append(
-            {"type": "tool_use", "id": f"chatcmpl-tool-{ids.make(f'call{i}')}", "name": name, "input": json.loads(args)}
+            {"type": "tool_use", "id": ids.call(script.call_ids, i, name, ask), "name": name, "input": json.loads(args)}
         )
     stop = "max_tokens" if turn.truncated else "tool_use" if turn.calls else "end_turn"
     prompt = len(json.dumps([request.get("system"), request.get("messages")])) // 4

@@ -21,6 +21,7 @@ def ask_of(request: dict[str, Any]) -> Ask:
         tools=[(fn.get("name") or "", fn.get("parameters") or {}) for fn in tools],
         after_tool=bool(messages) and messages[-1].get("role") == "tool",
         results=[str(m.get("content")) for m in messages if m.get("role") == "tool"],
+        calls_before=sum(len(m.get("tool_calls") or []) for m in messages),
     )
 
 
@@ -32,14 +33,15 @@ def usage(request: dict[str, Any], turn: Turn, n: int) -> dict[str, int]:
 def answer(call: Call) -> tuple[int, dict[str, Any]]:
     request, script = call.request, call.script
     ids = Ids(seed_of(request.get("messages"), request.get("tools")), script.deterministic)
-    turn = plan(ask_of(request), call.parallel, ids.sample, call.truncate)
+    ask = ask_of(request)
+    turn = plan(ask, call.parallel, ids.sample, call.truncate)
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
     for name in ("reasoning_content", "reasoning") if script.reasoning_field == "both" else (script.reasoning_field,):
         message[name] = turn.reasoning
     if turn.calls:
         message["tool_calls"] = [
             {
-                "id": f"chatcmpl-tool-{ids.make(f'call{i}')}",
+                "id": ids.call(script.call_ids, i, name, ask),
                 "type": "function",
                 "function": {"name": name, "arguments": args},
             }

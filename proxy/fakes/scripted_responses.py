@@ -9,6 +9,7 @@ response this upstream answered earlier (vLLM with its store enabled); an unknow
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from proxy.fakes.scripted import Ask, Call, Frames, Ids, pieces, plan, seed_of, sse, text_of
@@ -34,6 +35,8 @@ def ask_of(request: dict[str, Any], earlier: Ask | None) -> Ask:
         tools=tools,
         after_tool=bool(items) and items[-1].get("type") == "function_call_output",
         results=(earlier.results if earlier else []) + [o if isinstance(o, str) else json.dumps(o) for o in outputs],
+        calls_before=(earlier.calls_before if earlier else 0)
+        + sum(1 for i in items if i.get("type") == "function_call"),
     )
 
 
@@ -77,7 +80,7 @@ def answer(call: Call) -> tuple[int, dict[str, Any]]:
             }
         )
     for i, (name, args) in enumerate(turn.calls):
-        call_id = f"chatcmpl-tool-{ids.make(f'call{i}')}"
+        call_id = ids.call(script.call_ids, i, name, ask)
         output.append(
             {
                 "id": f"fc_{ids.make(f'fc{i}', 32)}",
@@ -91,7 +94,7 @@ def answer(call: Call) -> tuple[int, dict[str, Any]]:
     response_id = f"resp_{ids.make('resp', 32)}"
     if len(store) >= _STORE:
         store.pop(next(iter(store)))
-    store[response_id] = ask
+    store[response_id] = replace(ask, calls_before=ask.calls_before + len(turn.calls))
     prompt = len(json.dumps([request.get("instructions"), request.get("input")])) // 4
     return 200, {
         "id": response_id,

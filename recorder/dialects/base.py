@@ -79,7 +79,9 @@ class Canonical:
     answer: dict[str, Any] | None  # the assistant message the upstream produced, if any
     model: str | None = None
     response_id: str | None = None  # the id a later request names to continue this one (Responses)
-    previous_response_id: str | None = None  # this request continues that response; messages hold only new items
+    # This request continues that response: `messages` hold the system message from this request's
+    # instructions (if any), then only the new items; the history lives in the earlier exchanges.
+    previous_response_id: str | None = None
     alt_call_ids: dict[str, str] = field(default_factory=dict)  # answer tool-call id -> other id a client may send back
 
     def answer_variants(self) -> list[dict[str, Any]]:

@@ -92,3 +92,28 @@ async def test_anthropic_sdk_thinking_and_tool_use_streamed_and_not():
         ]
         second = await client.messages.create(messages=messages, **args)
         assert second.content[-1].text == "Here is what I found: sunny." and second.stop_reason == "end_turn"
+
+
+async def test_kimi_style_ids_count_the_conversations_calls_in_every_dialect():
+    async with scripted_url(call_ids="kimi") as url:
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="x")
+        tools = [{"type": "function", "function": {"name": "get_weather", "parameters": WEATHER}}]
+        messages: list = [{"role": "user", "content": "Paris?"}]
+        first = (await client.chat.completions.create(model="m", messages=messages, tools=tools)).choices[0].message
+        assert [c.id for c in first.tool_calls] == ["functions.get_weather:0"]
+        messages += [
+            first.model_dump(exclude_none=True),
+            {"role": "tool", "tool_call_id": "functions.get_weather:0", "content": "sunny"},
+        ]
+        messages.append({"role": "user", "content": "And Lima?"})
+        again = (await client.chat.completions.create(model="m", messages=messages, tools=tools)).choices[0].message
+        assert [c.id for c in again.tool_calls] == ["functions.get_weather:1"]
+        flat = [{"type": "function", "name": "get_weather", "parameters": WEATHER}]
+        response = await client.responses.create(model="m", input="Paris?", tools=flat)
+        assert response.output[1].call_id == "functions.get_weather:0"
+        claude = anthropic.AsyncAnthropic(base_url=url, api_key="x")
+        anthropic_tools = [{"name": "get_weather", "input_schema": WEATHER}]
+        message = await claude.messages.create(
+            model="m", max_tokens=64, messages=[{"role": "user", "content": "Paris?"}], tools=anthropic_tools
+        )
+        assert message.content[1].id == "functions.get_weather:0"
