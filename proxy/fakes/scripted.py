@@ -35,7 +35,7 @@ class Script:
     model: str = "Qwen/Qwen3-30B-A3B"
     deterministic: bool = True  # same request -> same answer, ids included; else fresh ids and reasoning per sample
     stream_ids_differ: bool = True  # responses: streamed items get other ids than response.completed (as vLLM does)
-    tokenizer: str | None = None  # a tokenizer path: chat and /v1/completions answer with vLLM's token ids (scripted_tokens)
+    tokenizer: str | None = None  # a tokenizer path: chat and /v1/completions answer with token ids (scripted_tokens)
     call_ids: str = "random"  # "random": chatcmpl-tool-<hex>; "kimi": functions.NAME:N counting earlier calls
 
 
