@@ -44,10 +44,17 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
 
 
 @main.command()
+@click.option(
+    "--dialect",
+    type=click.Choice(["chat", "responses", "anthropic", "all"]),
+    default="chat",
+    show_default=True,
+    help="The API the agent speaks: Chat Completions, Responses, Anthropic Messages, or one conversation through each.",
+)
 @click.option("--ui", "with_ui", is_flag=True, help="Then keep serving the viewer on the demo's store (Ctrl-C ends).")
 @click.option("--port", type=int, help="With --ui: the viewer's port (default [server] port, 4000; a free one if taken).")
 @common
-def demo(ctx: click.Context, with_ui: bool, port: int | None) -> None:
+def demo(ctx: click.Context, dialect: str, with_ui: bool, port: int | None) -> None:
     """Record a tool-calling conversation through the proxy and a built-in MCP server (offline, seconds).
 
     Prints the episode, with the MCP call linked to the tool call that asked for it, and one row
@@ -61,7 +68,7 @@ def demo(ctx: click.Context, with_ui: bool, port: int | None) -> None:
     from recorder.store import open_reader
 
     db = ctx.obj.get("db") or str(Path(tempfile.mkdtemp(prefix="tracemill-demo-")) / "demo.db")
-    demo_mod.main(db)
+    demo_mod.main(db, tuple(demo_mod.AGENTS) if dialect == "all" else (dialect,))
     with open_reader(db) as reader:
         rows = reader.exchanges(limit=10)
         (listed,) = reader.episodes(limit=1)
@@ -70,6 +77,8 @@ def demo(ctx: click.Context, with_ui: bool, port: int | None) -> None:
         linked, state = reader.links(episode.exchange_ids), reader.curation(episode.id)
     console.print(exchanges_table(list(reversed(rows))))
     console.print()
+    if dialect == "all":
+        console.print(f"one episode per dialect (tracemill traces list --db {db}); the newest, episode {episode.id}:")
     render_episode(console, episode, linked, state)
     from finetune.dataset.export import ExportOptions, iter_rows
 

@@ -72,6 +72,12 @@ def test_demo_runs_offline_and_records(tmp_path):
     assert sorted(c["summary"] for c in calls) == ["18°C, light rain", "24°C, clear"] and {
         c["server"] for c in calls
     } == {"weather"}
+    every = tm("demo", "--dialect", "all", "--db", str(tmp_path / "all.db"))
+    assert every.returncode == 0, every.stderr
+    assert all(f"{name}:" in every.stdout for name in ("Chat Completions", "Responses", "Anthropic Messages"))
+    listed = [json.loads(line) for line in tm("traces", "list", "--json", "--db", str(tmp_path / "all.db")).stdout.splitlines()]
+    assert len(listed) == 3 and all(e["turns"] == 2 for e in listed)
+    assert every.stdout.count("⇄ MCP weather") == 1  # the anthropic episode, its tool call linked to the MCP call
 
 
 def test_demo_ui_keeps_serving_the_viewer_on_its_store(tmp_path):
