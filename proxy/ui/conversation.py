@@ -96,18 +96,31 @@ def fold(label: str, text: str, url: str, *, always: bool = False) -> Fold:
     lines = text.count("\n") + 1 if text else 0
     if len(text) <= INLINE_CHARS and (always or (lines <= PREVIEW_LINES and len(text) <= PREVIEW_CHARS)):
         return Fold(label, text, len(text), lines)
-    preview = "\n".join(text.splitlines()[:PREVIEW_LINES])[:PREVIEW_CHARS]
+    end = -1
+    for _ in range(PREVIEW_LINES):  # the preview's end, found without splitting a 100 KB text into lines
+        end = text.find("\n", end + 1, PREVIEW_CHARS)
+        if end < 0:
+            break
+    preview = text[: end if end >= 0 else PREVIEW_CHARS]
     return Fold(label, preview, len(text), lines, lazy=url)
 
 
 def turns(
-    episode: Episode, curation: Curation, linked: dict[str, Any], stats: dict[int, dict[str, Any]], base: str
+    episode: Episode,
+    curation: Curation,
+    linked: dict[str, Any],
+    stats: dict[int, dict[str, Any]],
+    base: str,
+    start: int = 0,
+    end: int | None = None,
 ) -> list[Turn]:
+    """Messages start..end (all by default) as turns; the page renders a long episode a chunk at a time."""
     names = {
         c.get("id"): (c.get("function") or {}).get("name") for m in episode.messages for c in m.get("tool_calls") or []
     }
     out = []
-    for k, recorded in enumerate(episode.messages):
+    for k in range(start, min(len(episode.messages), len(episode.messages) if end is None else end)):
+        recorded = episode.messages[k]
         message = curation.edited(k, recorded)
         role = str(message.get("role") or "?")
         part = f"{base}/part/{k}"

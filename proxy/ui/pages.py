@@ -16,6 +16,7 @@ from recorder import Curation, Episode
 from recorder.episodes.curation import describe
 
 PAGE = 50
+CHUNK = 100  # messages rendered per piece of a long episode; the next piece loads as it scrolls into view
 
 
 def _viewer(request: Request) -> Viewer:
@@ -118,17 +119,37 @@ def episode(request: Request) -> Response:
     if shown is None:
         return not_found(viewer, request, f"There is no episode {request.path_params['episode_id']}.")
     reader = viewer.reads.reader
-    ep = shown.episode
-    turns = conversation.turns(ep, shown.state, shown.linked, reader.turn_stats(ep.id), f"/ui/episodes/{ep.id}")
+    end = None if request.query_params.get("all") else CHUNK
     return viewer.page(
         request,
         "episode.html",
         tab="conversation",
-        turns=turns,
-        history=reader.curation_history(ep.id),
+        history=reader.curation_history(shown.episode.id),
         describe=describe,
         notice=request.query_params.get("notice"),
+        **_chunk(viewer, shown, 0, end),
         **shown._asdict(),
+    )
+
+
+def _chunk(viewer: Viewer, shown: Shown, start: int, end: int | None) -> dict[str, Any]:
+    """Turns start..end, and where the next chunk starts (None at the end)."""
+    ep = shown.episode
+    stats = viewer.reads.reader.turn_stats(ep.id)
+    turns = conversation.turns(ep, shown.state, shown.linked, stats, f"/ui/episodes/{ep.id}", start, end)
+    following = end if end is not None and end < len(ep.messages) else None
+    return {"turns": turns, "following": following, "total": len(ep.messages)}
+
+
+def episode_turns(request: Request) -> Response:
+    """The next chunk of a long episode's turns, loaded as the reader scrolls to it."""
+    viewer = _viewer(request)
+    shown = _shown(request)
+    if shown is None:
+        return HTMLResponse("episode not found", 404)
+    start = int_of(request.query_params.get("from"), 0, 0, 10**9)
+    return viewer.page(
+        request, "turns_chunk.html", episode=shown.episode, **_chunk(viewer, shown, start, start + CHUNK)
     )
 
 
@@ -177,6 +198,7 @@ routes = [
     Route("/episodes/rows", episode_rows),
     Route("/episodes/{episode_id:int}", episode),
     Route("/episodes/{episode_id:int}/raw", episode_raw),
+    Route("/episodes/{episode_id:int}/turns", episode_turns),
     Route("/episodes/{episode_id:int}/part/{index:int}/{what}", part),
     Route("/episodes/{episode_id:int}/part/{index:int}/{what}/{arg:int}", part),
     Route("/episodes/{episode_id:int}/edit/{index:int}", edit_form),

@@ -210,7 +210,7 @@ def conversation(db: sqlite3.Connection, episode_id: int) -> Episode | None:
     if ep is None:
         return None
     last = db.execute(
-        "SELECT id, dialect, request_json, completion_state, completion_reason FROM exchanges WHERE id = ?", (ep["last_exchange_id"],)
+        "SELECT id, dialect, completion_state, completion_reason FROM exchanges WHERE id = ?", (ep["last_exchange_id"],)
     ).fetchone()
     history = History(db)
     messages = history.full(last["id"])

@@ -96,9 +96,10 @@ def totals(db: sqlite3.Connection) -> dict[str, int]:
     return dict(zip(("exchanges", "failed", "episodes", "mcp_calls", "curation_steps"), row, strict=True))
 
 
-LIGHT = (
+LIGHT = (  # what a summary needs, without the request body (it can be megabytes): the answer comes from the response
     "id, started_at, session, method, path, model, status, stream, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
-    "incomplete, error, response_json, length(request_json) AS request_size, length(response_raw) AS raw_size"
+    "incomplete, error, response_json, NULL AS request_json, dialect, completion_state, completion_reason, "
+    "length(response_raw) AS raw_size"  # a BLOB's length is in its header; a TEXT's would read all of it
 )
 
 
@@ -113,7 +114,8 @@ def exchange_page(
     path: str | None = None,
 ) -> list[dict[str, Any]]:
     """Every LLM exchange (any path, failures included), newest first; `before` is the last id of the previous page."""
-    clauses, args = [], []
+    clauses: list[str] = []
+    args: list[Any] = []
     for clause, value in (
         ("id < ?", before),
         ("session = ?", session),
@@ -127,10 +129,7 @@ def exchange_page(
         clauses.append(FAILED)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     rows = db.execute(f"SELECT {LIGHT} FROM exchanges{where} ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
-    return [
-        {**exchange_summary(r), "method": r["method"], "request_size": r["request_size"], "raw_size": r["raw_size"]}
-        for r in rows
-    ]
+    return [{**exchange_summary(r), "method": r["method"], "raw_size": r["raw_size"]} for r in rows]
 
 
 def exchange_rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
@@ -140,14 +139,7 @@ def exchange_rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for r in db.execute(f"SELECT {LIGHT} FROM exchanges WHERE id IN ({marks}) ORDER BY id", chunk):
-            out.append(
-                {
-                    **exchange_summary(r),
-                    "method": r["method"],
-                    "request_size": r["request_size"],
-                    "raw_size": r["raw_size"],
-                }
-            )
+            out.append({**exchange_summary(r), "method": r["method"], "raw_size": r["raw_size"]})
     return out
 
 

@@ -40,6 +40,7 @@ def synthesize(db: Path, exchanges: int) -> None:
             "uid": f"bench-{n}", "started_at": 1.7e9 + n, "session": None, "method": "POST", "path": "/v1/chat/completions", "status": 200,
             "model": "qwen", "duration_ms": 500, "request_json": json.dumps({"model": "qwen", "messages": messages, "tools": TOOLS}),
             "response_json": json.dumps({"choices": [{"index": 0, "message": answer, "finish_reason": "stop"}]}), "prompt_tokens": 100, "completion_tokens": 20,
+            "dialect": "chat_completions", "completion_state": "complete",
         }))
         if len(rows) == 5000:
             insert_rows(conn, rows)

@@ -9,6 +9,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from tests.support.browser import browser_page, need_chromium, screenshot
 from tests.support.cli import tm
 from tests.support.viewer_data import agent, record_runs, serving
@@ -35,6 +37,7 @@ async def panel_history(page) -> list[tuple[str, str, bool]]:
     return sorted(out, key=lambda step: int(step[0]))
 
 
+@pytest.mark.slow
 async def test_review_curate_export_and_watch_live_in_a_browser(tmp_path):
     need_chromium()
     from playwright.async_api import expect
@@ -113,7 +116,7 @@ async def test_review_curate_export_and_watch_live_in_a_browser(tmp_path):
             ("undo", False),
         ]
         assert cli_history(db, episode) == panel  # the CLI reads the very same log
-        await screenshot(page, "episode-curated", full_page=True)
+        await screenshot(page, "episode-curated")
 
         await page.get_by_role("link", name="raw").click()
         await page.locator("details.fold summary").first.click()

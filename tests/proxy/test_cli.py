@@ -80,6 +80,7 @@ def test_demo_runs_offline_and_records(tmp_path):
     assert every.stdout.count("⇄ MCP weather") == 1  # the anthropic episode, its tool call linked to the MCP call
 
 
+@pytest.mark.slow
 def test_demo_ui_keeps_serving_the_viewer_on_its_store(tmp_path):
     port = free_port()
     proc = subprocess.Popen(

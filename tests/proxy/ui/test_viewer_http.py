@@ -258,3 +258,26 @@ async def test_curation_from_forms_is_the_cli_log(recorded):
         assert html.count("dropped from export") == 3 and "arguments edited" in html and "rated 0.25" in html
     history = tm("traces", "history", str(episode), "--db", str(recorded)).stdout
     assert re.findall(r"#\d+ \S+ (\w+)", history)[-3:] == ["rate", "edit", "drop_turns"]
+
+
+async def test_a_long_episode_renders_a_chunk_then_the_rest_as_it_scrolls(tmp_path):
+    from tests.support.episode_data import add_exchange, assistant
+
+    db = tmp_path / "long.db"
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
+    for k in range(150):
+        messages += [
+            assistant(None, f"step {k}", [(f"c{k}", "tool", {"k": k})]),
+            {"role": "tool", "tool_call_id": f"c{k}", "content": f"result {k}"},
+        ]
+    add_exchange(db, messages, assistant("done", "finished"), at=1)
+    async with viewer(db) as (_, client):
+        first = (await client.get("/ui/episodes/1")).text
+        assert 'id="m99"' in first and 'id="m100"' not in first
+        assert 'hx-get="/ui/episodes/1/turns?from=100" hx-trigger="revealed"' in first
+        second = (await client.get("/ui/episodes/1/turns", params={"from": 100})).text
+        assert 'id="m100"' in second and 'id="m199"' in second and "turns?from=200" in second
+        last = (await client.get("/ui/episodes/1/turns", params={"from": 300})).text
+        assert 'id="m301"' in last and "hx-trigger" in last and "turns?from" not in last  # the end: no more to load
+        everything = (await client.get("/ui/episodes/1", params={"all": 1})).text
+        assert 'id="m301"' in everything and "turns?from" not in everything
