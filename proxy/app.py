@@ -31,7 +31,7 @@ class App:
         self.recorder: Recorder = Store.from_config(config) if record else NullRecorder()
         self.guard = Guard(config.server)
         self._refused_logged = 0.0
-        self.llm = LLMRelay(config.llm, self.recorder)
+        self.llm = LLMRelay(config.llm, self.recorder, config.store.max_body_bytes)
         self.mcp: Any = None  # the MCP router, set in start() when servers are configured
         self.ui: Any = None  # the viewer, set in start() unless [ui] enabled = false
 

@@ -46,6 +46,9 @@ class LLMConfig:
 class StoreConfig:
     path: str = "tracemill.db"
     keep_raw: bool = False
+    max_body_bytes: int = 64 * 1024 * 1024  # a body past this is stored cut there and flagged `body_truncated`
+    max_queue_bytes: int = 256 * 1024 * 1024  # events waiting for the writer past this go to the spill file
+    drain_seconds: float = 5.0  # at shutdown, seconds the writer gets before what is left is spilled
 
 
 @dataclass

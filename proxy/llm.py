@@ -46,9 +46,10 @@ class _Watch:
 
 
 class LLMRelay:
-    def __init__(self, config: LLMConfig, recorder: Recorder) -> None:
+    def __init__(self, config: LLMConfig, recorder: Recorder, record_limit: int = 64 * 1024 * 1024) -> None:
         self.config = config
         self.recorder = recorder
+        self.record_limit = record_limit  # [store] max_body_bytes: the copy for the record stops here
         self.base = config.base_url.rstrip("/")
         self.client: httpx2.AsyncClient | None = None
         self.tokens = Capturer(config) if config.capture_tokens else None  # opt-in: proxy/token_capture.py
@@ -83,7 +84,8 @@ class LLMRelay:
             path=path,
             upstream_url=url,
             request_headers=headers,
-            request_body=body,
+            request_body=body if len(body) <= self.record_limit else body[: self.record_limit],
+            body_truncated=len(body) > self.record_limit,
             started_at=started_at,
             session=session,
             client=_client(scope),
@@ -105,11 +107,16 @@ class LLMRelay:
             ev.response_headers = response.headers.raw
             out_headers = capture.headers(response) if capture else downstream_headers(response.headers.raw)
             await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
-            chunks = ev.response_chunks
+            chunks, room = ev.response_chunks, self.record_limit
             async for chunk in response.aiter_raw():
                 if not chunks:
                     ev.ttfb_ms = (time.perf_counter() - t0) * 1000
-                chunks.append(chunk)
+                if len(chunk) <= room:
+                    chunks.append(chunk)
+                    room -= len(chunk)
+                elif not ev.body_truncated:  # the client still gets every byte; the record stops here
+                    chunks.append(chunk[:room])
+                    room, ev.body_truncated = 0, True
                 if capture and not (chunk := capture.rewrite(chunk)):
                     continue
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

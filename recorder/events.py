@@ -37,6 +37,7 @@ class LLMExchange:
     incomplete: bool = False  # the relay stopped before the upstream's body ended (client gone or upstream died)
     # Cheap facts for the writer, which decides completeness from the reassembled answer.
     client_gone: bool = False  # the client disconnected before the upstream's body ended
+    body_truncated: bool = False  # a body passed [store] max_body_bytes: the record of it stops there
     # Values to scrub from bodies before anything is written; never stored themselves.
     secrets: tuple[str, ...] = ()
     # Set by [llm] capture_tokens: what was asked of the upstream; response_chunks then hold its raw bytes, ids included.

@@ -6,31 +6,35 @@ are plain JSON-able values, so the same rows can go to SQLite or to the spill fi
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from typing import Any
 
 from recorder.dialects import dialect_for
-from recorder.dialects.base import INCOMPLETE
+from recorder.dialects.base import INCOMPLETE, Dialect, Reassembled
 from recorder.events import LLMExchange, MCPMessage
-from recorder.ingest import Row
+from recorder.ingest import Row, deep_json
 from recorder.ingest.completion import decide
+from recorder.ingest.decoding import decode_body
 from recorder.ingest.mcp_rows import Pairing, mcp_rows
 from recorder.ingest.redact import Redactor, header_secrets, mask_url, url_secrets
 from recorder.sse import parse_all
 
+MAX_BODY = 64 * 1024 * 1024  # the default of [store] max_body_bytes
 
-def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) -> Row:
+
+def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False, max_body: int = MAX_BODY) -> Row:
     """One `exchanges` row from a finished (or broken) LLM exchange."""
     request_headers, response_headers = _text(ev.request_headers), _text(ev.response_headers)
     secrets = (*ev.secrets, *header_secrets(request_headers + response_headers), *url_secrets(ev.upstream_url))
     request_json, request_raw, model, stream = None, None, None, False
+    notes: list[str] = []
     try:
-        request = json.loads(ev.request_body) if ev.request_body else None
-    except ValueError:
+        request = deep_json.loads(ev.request_body) if ev.request_body else None
+    except (ValueError, RecursionError) as exc:
         request = None
         request_raw = redactor.blob(ev.request_body, secrets)
+        if isinstance(exc, RecursionError):
+            notes.append(f"request {deep_json.TOO_DEEP}")
     if isinstance(request, dict):
         model = request.get("model") if isinstance(request.get("model"), str) else None
         stream = bool(request.get("stream"))
@@ -38,25 +42,32 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
         request_json = redactor.text(ev.request_body.decode("utf-8", "replace"), secrets)
 
     dialect = dialect_for(ev.method, ev.path)
-    body = _decoded(b"".join(ev.response_chunks), response_headers)
+    body, cut = decode_body(b"".join(ev.response_chunks), _header(response_headers, "content-encoding") or "", max_body)
     streamed = "text/event-stream" in (_header(response_headers, "content-type") or "")
+    body_truncated = ev.body_truncated or cut
+    if body_truncated:
+        notes.append(f"a body passed [store] max_body_bytes = {max_body} and is stored cut there")
+        body = _whole_events(body) if streamed else body
     response_json = response_raw = reasoning_field = None
     answer: dict[str, Any] | None = None
     done, stream_error = False, None
     generic_usage: dict[str, Any] = {}
-    if streamed and dialect is not None:
+    if streamed and dialect is not None and (reassembled := _reassembled(dialect, body, notes)):
         stream = True
-        assembled = dialect.reassemble(parse_all([body]))
+        assembled, answer_text = reassembled
         answer, stream_error, reasoning_field = assembled.answer, assembled.error, assembled.reasoning_field
         done = assembled.done  # the terminal event was relayed: complete, however the connection ended
-        response_json = redactor.text(json.dumps(answer, ensure_ascii=False), secrets)
+        done = done or (ev.body_truncated and not ev.incomplete)  # it was, past the cut in the record
+        response_json = redactor.text(answer_text, secrets)
         if keep_raw:
             response_raw = redactor.blob(body, secrets)
     elif body:
         try:
-            parsed = json.loads(body)
-        except ValueError:
+            parsed = deep_json.loads(body)
+        except (ValueError, RecursionError) as exc:
             parsed = None
+            if isinstance(exc, RecursionError):
+                notes.append(f"response {deep_json.TOO_DEEP}")
         if parsed is not None:
             response_json = redactor.text(body.decode("utf-8", "replace"), secrets)
             if isinstance(parsed, dict):
@@ -105,17 +116,25 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False) ->
         "dialect": dialect.name if dialect is not None else None,
         "completion_state": state.state,
         "completion_reason": redactor.text(state.why, secrets) if state.why else None,
+        "body_truncated": int(body_truncated),
+        "note": "; ".join(notes) or None,
     }
 
 
-def build(event: Any, redactor: Redactor, keep_raw: bool = False, pairing: Pairing | None = None) -> list[Row]:
+def build(
+    event: Any, redactor: Redactor, keep_raw: bool = False, pairing: Pairing | None = None, max_body: int = MAX_BODY
+) -> list[Row]:
     """Every row an event turns into."""
     if isinstance(event, LLMExchange):
         if event.tokens is not None:  # token capture: ids to their table, the client's view to the exchange row
             from recorder.ingest.token_rows import captured_rows
 
-            return captured_rows(event, lambda ev: exchange_row(ev, redactor, keep_raw), lambda body, ev: _decoded(body, _text(ev.response_headers)))
-        return [exchange_row(event, redactor, keep_raw)]
+            return captured_rows(
+                event,
+                lambda ev: exchange_row(ev, redactor, keep_raw, max_body),
+                lambda body, ev: _decoded(body, _text(ev.response_headers), max_body),
+            )
+        return [exchange_row(event, redactor, keep_raw, max_body)]
     if isinstance(event, MCPMessage):
         return mcp_rows(event, redactor, pairing if pairing is not None else Pairing())
     raise TypeError(f"no rows for {type(event).__name__}")
@@ -132,21 +151,26 @@ def _header(headers: list[tuple[str, str]], name: str) -> str | None:
     return next((v for k, v in headers if k.lower() == name), None)
 
 
-def _decoded(body: bytes, headers: list[tuple[str, str]]) -> bytes:
-    """Undo Content-Encoding for the record; the client got the encoded bytes untouched."""
-    encoding = (_header(headers, "content-encoding") or "").lower()
-    try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-        if encoding == "br":
-            import brotli  # type: ignore[import-not-found]
+def _decoded(body: bytes, headers: list[tuple[str, str]], limit: int = MAX_BODY) -> bytes:
+    """Undo Content-Encoding for the record, at most `limit` bytes; the client got the encoded bytes."""
+    return decode_body(body, _header(headers, "content-encoding") or "", limit)[0]
 
-            return brotli.decompress(body)
-    except Exception:
-        return body
-    return body
+
+def _reassembled(dialect: Dialect, body: bytes, notes: list[str]) -> tuple[Reassembled, str] | None:
+    """The stream added up, and its answer as JSON text; None (and a note) when an event is nested
+    too deeply to parse, so the answer is kept raw instead."""
+    try:
+        assembled = dialect.reassemble(parse_all([body]))
+        return assembled, json.dumps(assembled.answer, ensure_ascii=False)
+    except RecursionError:
+        notes.append(f"response {deep_json.TOO_DEEP}")
+        return None
+
+
+def _whole_events(body: bytes) -> bytes:
+    """A cut stream up to its last complete event, so the cut does not read as a broken event."""
+    ends = [at + len(sep) for sep in (b"\n\n", b"\r\n\r\n", b"\r\r") if (at := body.rfind(sep)) >= 0]
+    return body[: max(ends)] if ends else b""
 
 
 def _int(value: Any) -> int | None:

@@ -366,3 +366,16 @@ def m007_episodes_across_dialects(db: sqlite3.Connection) -> None:
         if canonical is not None and canonical.answer is not None:
             db.execute("UPDATE episode_exchanges SET answer_json = ? WHERE exchange_id = ?", (json.dumps(canonical.answer), exchange_id))
     db.execute("UPDATE _cursors SET value = 0 WHERE name = 'episodes'")
+
+
+@migration
+def m008_exchange_body_truncated(db: sqlite3.Connection) -> None:
+    """Bodies past [store] max_body_bytes are stored cut and flagged; `note` says why a body is not
+    as usual (cut short, or JSON nested too deeply to parse and kept raw)."""
+    run_sql(
+        db,
+        """
+        ALTER TABLE exchanges ADD COLUMN body_truncated INTEGER NOT NULL DEFAULT 0;  -- stored cut at max_body_bytes
+        ALTER TABLE exchanges ADD COLUMN note TEXT
+        """,
+    )

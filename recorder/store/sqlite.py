@@ -25,7 +25,7 @@ def connect(
     path: str | os.PathLike[str], *, migrate: bool = True, check_same_thread: bool = True
 ) -> sqlite3.Connection:
     """A connection with tracemill's pragmas; with `migrate`, creates the file and brings its schema up to date."""
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    create_private(path)
     db = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=check_same_thread
     )
@@ -36,6 +36,19 @@ def connect(
     db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     db.row_factory = sqlite3.Row
     return db
+
+
+def create_private(path: str | os.PathLike[str]) -> None:
+    """Create the store file 0600 (and a missing folder 0700), whatever the umask: it holds every
+    prompt. SQLite gives the -wal and -shm files the database file's mode. An existing file keeps its own."""
+    path = Path(path)
+    if path.exists() or str(path) == ":memory:":
+        return
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # an empty file is an empty database
+    except FileExistsError:
+        pass  # another process created it first
 
 
 def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:

@@ -1,8 +1,10 @@
 """The writer: relays hand `Store.record(event)` their events; one task turns them into rows and
 hands them, in batches, to a `RowSink` (one transaction every few milliseconds or every N events).
 
-`record` never blocks and never raises. When the queue overflows or the sink fails, rows go to the
-spill file and a warning is logged; nothing is dropped silently. `tracemill store recover` loads
+`record` never blocks and never raises. The queue is bounded in bytes as well as in events: past
+either bound, events go to the spill file as they are, and when the sink fails, rows go there;
+a warning is logged and nothing is dropped silently. At shutdown the writer gets
+`drain_seconds`; what it has not written by then is spilled too. `tracemill store recover` loads
 the spill file back.
 """
 
@@ -12,17 +14,19 @@ import asyncio
 import logging
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
+from recorder.events import LLMExchange
 from recorder.ingest import Row
-from recorder.ingest.event_rows import build
+from recorder.ingest.event_rows import MAX_BODY, build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
 from recorder.recording import Event
 from recorder.store import open_sink, spill
+from recorder.store.settings import AppConfig
 from recorder.store.sink import RowSink
+from recorder.store.worker import Worker
 
 log = logging.getLogger("tracemill.store")
 _STOP = object()
@@ -37,6 +41,9 @@ class WriterConfig:
     queue_size: int = 10_000
     batch_interval: float = 0.005  # seconds a batch may wait for company
     batch_max: int = 256
+    max_body_bytes: int = MAX_BODY  # a stored body is cut here (decompressed ones included)
+    max_queue_bytes: int = 256 * 1024 * 1024  # queued event bytes past this are spilled, not held
+    drain_seconds: float = 5.0  # at close, how long the writer may go on before the rest is spilled
 
 
 @dataclass
@@ -45,31 +52,6 @@ class WriterStats:
     spilled: int = 0
     failures: int = 0
     last_error: str | None = None
-
-
-class _StoreSection(Protocol):
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def keep_raw(self) -> bool: ...
-
-
-class _RedactSection(Protocol):
-    @property
-    def patterns(self) -> list[str]: ...
-
-
-class AppConfig(Protocol):
-    """What `Store.from_config` reads from the proxy's config (recorder never imports proxy)."""
-
-    @property
-    def store(self) -> _StoreSection: ...
-
-    @property
-    def redact(self) -> _RedactSection: ...
-
-    def secrets(self) -> list[str]: ...
 
 
 class Store:
@@ -83,8 +65,10 @@ class Store:
         self._queue: asyncio.Queue[Any] = asyncio.Queue(self.config.queue_size)
         self._sink: RowSink | None = None
         # One thread owns the sink: a batch is built and written there, off the event loop.
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="tracemill-writer")
+        self._worker = Worker("tracemill-writer")
         self._task: asyncio.Task[None] | None = None
+        self._queued_bytes = 0
+        self._batch: list[Any] = []  # the events the writer is working on
         self._last_warning = 0.0
         self._overflow: list[Any] = []  # events the full queue refused, spilled by one job at a time
         self._overflow_job: asyncio.Future[None] | None = None
@@ -95,15 +79,22 @@ class Store:
     @classmethod
     def from_config(cls, config: AppConfig) -> Store:
         """The one way the proxy builds its store: path, keep_raw, and every configured secret."""
+        store = config.store
         return cls(
-            WriterConfig(path=config.store.path, keep_raw=config.store.keep_raw),
+            WriterConfig(
+                path=store.path,
+                keep_raw=store.keep_raw,
+                max_body_bytes=store.max_body_bytes,
+                max_queue_bytes=store.max_queue_bytes,
+                drain_seconds=store.drain_seconds,
+            ),
             Redactor(config.secrets(), config.redact.patterns),
         )
 
     async def start(self) -> None:
         """Open (create, migrate) the store. If that fails, keep going: records go to the spill file."""
         try:
-            self._sink = await asyncio.get_running_loop().run_in_executor(self._thread, open_sink, self.config.path)
+            self._sink = await self._worker.run(open_sink, self.config.path)
         except Exception as exc:
             self._sink = None
             self._warn(f"cannot open the store {self.config.path} ({exc})")
@@ -111,13 +102,18 @@ class Store:
 
     def record(self, event: Event) -> None:
         """Hand an event to the writer. Never blocks the caller and never raises."""
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
-            self._warn("the recording queue is full (the disk is slower than the traffic)", failure=False)
-            self._overflow.append(event)
-            if self._overflow_job is None or self._overflow_job.done():
-                self._overflow_job = asyncio.get_running_loop().run_in_executor(None, self._spill_overflow)
+        size = _size(event)
+        if self._queued_bytes + size <= self.config.max_queue_bytes:
+            try:
+                self._queue.put_nowait((event, size))
+                self._queued_bytes += size
+                return
+            except asyncio.QueueFull:
+                pass
+        self._warn("the recording queue is full (the disk is slower than the traffic)", failure=False)
+        self._overflow.append(event)
+        if self._overflow_job is None or self._overflow_job.done():
+            self._overflow_job = asyncio.get_running_loop().run_in_executor(None, self._spill_overflow)
 
     async def flush(self) -> None:
         """Wait until everything recorded so far has been written (or spilled)."""
@@ -125,16 +121,25 @@ class Store:
             await asyncio.sleep(0.002)
 
     async def close(self) -> None:
+        """Write what is queued, for at most drain_seconds; then spill the rest, as events."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.drain_seconds
+        drained = True
         if self._task is not None:
-            await self._queue.put(_STOP)
-            await self._task
+            self._queue.put_nowait(_STOP) if not self._queue.full() else self._task.cancel()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), max(0.0, deadline - loop.time()))
+            except (TimeoutError, asyncio.CancelledError):
+                drained = False
+                self._task.cancel()
+                self._spill_unwritten()
             self._task = None
         if self._overflow_job is not None:
-            await self._overflow_job
-        if self._sink is not None:
-            await asyncio.get_running_loop().run_in_executor(self._thread, self._sink.close)
+            await self._overflow_job  # file appends only: quick
+        if self._sink is not None and drained:
+            await self._worker.run(self._sink.close)
             self._sink = None
-        self._thread.shutdown(wait=False)
+        self._worker.stop()
 
     @property
     def healthy(self) -> bool:
@@ -144,14 +149,14 @@ class Store:
         return {"path": self.config.path, "healthy": self.healthy, "last_error": self.stats.last_error}
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while True:
             first = await self._queue.get()
             if first is _STOP:
                 return
             self._busy = True
             batch, stop = await self._gather(first)
-            await loop.run_in_executor(self._thread, self._write, batch)
+            await self._worker.run(self._write, batch)
+            self._batch = []
             self._busy = False
             if stop:
                 return
@@ -159,7 +164,7 @@ class Store:
     async def _gather(self, first: Any) -> tuple[list[Any], bool]:
         """A batch: whatever else arrives within batch_interval, up to batch_max. True when told to stop."""
         loop = asyncio.get_running_loop()
-        batch = [first]
+        batch = self._batch = [self._take(first)]
         deadline = loop.time() + self.config.batch_interval
         while len(batch) < self.config.batch_max:
             try:
@@ -174,8 +179,30 @@ class Store:
                     break
             if item is _STOP:
                 return batch, True
-            batch.append(item)
+            batch.append(self._take(item))
         return batch, False
+
+    def _take(self, item: tuple[Any, int]) -> Any:
+        event, size = item
+        self._queued_bytes -= size
+        return event
+
+    def _spill_unwritten(self) -> None:
+        """Shutdown came first: the batch in hand and everything queued go to the spill file as events
+        (the batch may still commit too; recovery skips what is already stored)."""
+        events = list(self._batch)
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _STOP:
+                events.append(self._take(item))
+        log.warning(
+            "the writer did not finish within [store] drain_seconds = %s; %d events go to %s "
+            "(load them with `tracemill store recover`)",
+            self.config.drain_seconds,
+            len(events),
+            self.spill_file,
+        )
+        self._spill_events(events)
 
     def _write(self, batch: list[Any]) -> None:
         """In the writer thread: rows from events, into the sink, or into the spill file."""
@@ -202,7 +229,8 @@ class Store:
         rows: list[Row] = []
         for event in batch:
             try:
-                rows.extend(build(event, self.redactor, self.config.keep_raw, self._pairing))
+                config = self.config
+                rows.extend(build(event, self.redactor, config.keep_raw, self._pairing, config.max_body_bytes))
             except Exception:
                 log.exception("could not turn a %s into rows; it is not recorded", type(event).__name__)
         return rows
@@ -210,7 +238,16 @@ class Store:
     def _spill_overflow(self) -> None:
         while self._overflow:
             events, self._overflow = self._overflow, []
-            self._spill_rows(self._build(events))
+            self._spill_events(events)
+
+    def _spill_events(self, events: list[Any]) -> None:
+        try:
+            with self._spill_lock:
+                self.stats.spilled += spill.append_events(
+                    self.spill_file, events, self.redactor, self.config.keep_raw, self.config.max_body_bytes
+                )
+        except Exception as exc:
+            log.error("could not spill %d events to %s (%s): they are lost", len(events), self.spill_file, exc)
 
     def _spill_rows(self, rows: list[Row]) -> None:
         try:
@@ -245,3 +282,10 @@ def _log_exchange(row: dict[str, Any]) -> None:
         f" {tokens} tokens" if tokens else "",
         f" error: {row['error'][:120]}" if row["error"] else "",
     )
+
+
+def _size(event: Event) -> int:
+    """What an event holds in memory, roughly: its bodies."""
+    if isinstance(event, LLMExchange):
+        return 1024 + len(event.request_body) + sum(map(len, event.response_chunks))
+    return 512 + len(event.body)
