@@ -112,30 +112,37 @@ class Store:
                 pass
         self._warn("the recording queue is full (the disk is slower than the traffic)", failure=False)
         self._overflow.append(event)
-        if self._overflow_job is None or self._overflow_job.done():
+        self._spill_overflow_soon()
+
+    def _spill_overflow_soon(self) -> None:
+        """One job at a time appends refused events to the spill file, off the event loop."""
+        if self._overflow and (self._overflow_job is None or self._overflow_job.done()):
             self._overflow_job = asyncio.get_running_loop().run_in_executor(None, self._spill_overflow)
 
     async def flush(self) -> None:
         """Wait until everything recorded so far has been written (or spilled)."""
-        while self._queue.qsize() or self._busy or (self._overflow_job and not self._overflow_job.done()):
+        spilling = self._overflow or (self._overflow_job and not self._overflow_job.done())
+        while self._queue.qsize() or self._busy or spilling:
+            self._spill_overflow_soon()  # events refused while the last job was finishing
             await asyncio.sleep(0.002)
+            spilling = self._overflow or (self._overflow_job and not self._overflow_job.done())
 
     async def close(self) -> None:
         """Write what is queued, for at most drain_seconds; then spill the rest, as events."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.config.drain_seconds
         drained = True
         if self._task is not None:
-            self._queue.put_nowait(_STOP) if not self._queue.full() else self._task.cancel()
+            if not self._queue.full():  # (a full queue: the writer works through it, or times out)
+                self._queue.put_nowait(_STOP)
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), max(0.0, deadline - loop.time()))
-            except (TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(self._task), self.config.drain_seconds)
+            except TimeoutError:
                 drained = False
                 self._task.cancel()
                 self._spill_unwritten()
             self._task = None
         if self._overflow_job is not None:
             await self._overflow_job  # file appends only: quick
+        self._spill_overflow()  # anything refused after the last job looked
         if self._sink is not None and drained:
             await self._worker.run(self._sink.close)
             self._sink = None
