@@ -104,7 +104,7 @@ def strip_body(body: bytes, kind: str, injected: Iterable[str]) -> bytes:
     """A whole JSON answer without what tracemill asked for; other bodies unchanged."""
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deeply: relayed as it came
         return body
     if not isinstance(obj, dict):
         return body
@@ -124,7 +124,7 @@ def strip_event(event: bytes, kind: str, injected: tuple[str, ...]) -> bytes | N
     payload = line[5:].strip()
     try:
         obj = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):
         return event  # [DONE] and anything else that is not JSON
     if not strip(obj, kind, injected, stream=True):
         return None
@@ -269,5 +269,5 @@ def parse_stream(body: bytes) -> Iterator[Any]:
         if data and data != "[DONE]":
             try:
                 yield json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue

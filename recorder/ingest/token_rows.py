@@ -65,7 +65,7 @@ def token_rows(ev: LLMExchange, capture: TokenCapture, body: bytes, streamed: bo
     else:
         try:
             bodies = [json.loads(body)]
-        except ValueError:
+        except (ValueError, RecursionError):
             return [("exchange_tokens", {**base, "choice": 0, "status": MISSING, "detail": "the answer is not JSON"})]
     choices, usage = token_ids.collect(capture.kind, bodies, streamed)
     token_ids.check(choices, usage)

@@ -308,3 +308,10 @@ async def test_one_endless_header_line_is_cut_off_at_the_cap(db_path):
         answer = await asyncio.wait_for(answered, 5)
         writer.close()
     assert answer.startswith(b"HTTP/1.1 431 ")
+
+
+async def test_the_viewer_is_behind_the_same_checks(db_path):
+    async with proxy_for("http://127.0.0.1:9", db_path) as (proxy, _), httpx2.AsyncClient() as client:
+        assert (await client.get(proxy + "/ui/", headers={"origin": "http://evil.example"})).status_code == 403
+        assert (await client.get(proxy + "/ui/", headers={"host": "evil.example"})).status_code == 421
+        assert (await client.get(proxy + "/ui/", follow_redirects=True)).status_code == 200

@@ -48,3 +48,14 @@ async def test_a_stream_past_max_body_bytes_reaches_the_client_whole_and_is_stor
     content = json.loads(row["response_json"])["choices"][0]["message"]["content"]
     assert content.startswith("00000 00001 ") and 1_000 < len(content) < 20_000  # cut at a whole event
     assert row["error"] is None  # the cut is a flag, not a broken event
+
+
+async def test_a_deep_answer_with_token_capture_on_reaches_the_client_and_is_recorded(db_path):
+    deep = b'{"choices": ' + b"[" * 1000 + b"]" * 1000 + b', "return_token_ids": true}'
+    upstream = Canned([deep], content_type=b"application/json")
+    async with running(upstream) as up, proxy_for(up, db_path, capture_tokens=True) as (proxy, _):
+        async with httpx2.AsyncClient() as client:
+            response = await client.post(proxy + "/v1/chat/completions", json={"model": "m", "messages": []})
+        (row,) = await wait_rows(db_path, 1)
+    assert response.status_code == 200 and response.content == deep
+    assert row["response_raw"] == deep and "nested too deeply" in row["note"]
