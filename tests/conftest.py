@@ -13,7 +13,7 @@ from tests.support.serving import proxy_for
 from tests.support.store_rows import Canned, rows, wait_rows  # noqa: F401  (re-exported for tests)
 
 # Fixtures shared across folders live in tests/support and register here.
-pytest_plugins = ["tests.support.export_data", "tests.support.recordings"]
+pytest_plugins = ["tests.support.export_data", "tests.support.recordings", "tests.support.token_recordings"]
 
 
 @pytest.fixture

@@ -46,6 +46,8 @@ class TrainConfig:
     merge: bool = False
     target_modules: tuple[str, ...] = TARGET_MODULES
     unroll: str = "assistant"
+    exact_tokens: bool = False  # rows are token ids (export --format tokens): no template
+    stitch: bool = False  # with exact_tokens: one row per episode
 
 
 class TrainError(RuntimeError):
@@ -83,6 +85,16 @@ def tokenized(tokenizer: Any, rows: list[dict[str, Any]], max_length: int) -> tu
         else:
             examples.append(example)
     return examples, skipped
+
+
+def prepared(config: TrainConfig, tokenizer: Any, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+    """Examples and rows skipped: token rows as they are with --exact-tokens, else through the template."""
+    if config.exact_tokens:
+        from finetune.train.exact import examples
+
+        made, skipped = examples(rows, config.max_seq_length)
+        return list(made), skipped
+    return tokenized(tokenizer, rows, config.max_seq_length)
 
 
 def model_limit(name: str) -> int | None:
@@ -124,8 +136,8 @@ def run(config: TrainConfig, rows: list[dict[str, Any]], eval_rows: list[dict[st
         say(f"max_seq_length {config.max_seq_length} clamped to the model's limit, {limit}")
         config.max_seq_length = limit
     model, tokenizer = chosen.load(config)
-    train, skipped = tokenized(tokenizer, rows, config.max_seq_length)
-    held, held_skipped = tokenized(tokenizer, eval_rows, config.max_seq_length)
+    train, skipped = prepared(config, tokenizer, rows)
+    held, held_skipped = prepared(config, tokenizer, eval_rows)
     if not train:
         raise TrainError(f"no trainable rows ({skipped} skipped: too long, or not ending in an assistant turn)")
     say(f"data: {len(train)} training rows, {len(held)} eval rows, {skipped + held_skipped} skipped")

@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from proxy.cli import curate, datasets, inspect, mcp, serve, store, traces, train, ui  # noqa: F401  (register commands)
+from proxy.cli import curate, datasets, inspect, mcp, serve, store, tokens, traces, train, ui  # noqa: F401  (register commands)
 from proxy.cli.common import main
 from proxy.config import ConfigError
 

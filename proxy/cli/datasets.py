@@ -50,8 +50,11 @@ UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference worksho
 
 @main.command()
 @click.argument("out", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf", "dpo"]), default="jsonl", show_default=True,
-              help="dpo: JSONL preference pairs (prompt, chosen, rejected, tools) from edited assistant turns.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf", "dpo", "tokens"]), default="jsonl", show_default=True,
+              help="dpo: JSONL preference pairs (prompt, chosen, rejected, tools) from edited assistant turns. "
+              "tokens: one row per LLM call as token ids (input_ids, loss_mask, logprobs, exact); Parquet if OUT ends in .parquet.")
+@click.option("--tokenizer", help="--format tokens: the model's tokenizer (a local folder or Hub id).")
+@click.option("--stitch", is_flag=True, help="--format tokens: one row per episode where each call's prompt extends the last.")
 @click.option("--unroll", is_flag=False, flag_value="assistant", default=None, type=click.Choice(["assistant", "user-turns"]), help=UNROLL_HELP)
 @click.option("--strip-system", is_flag=True, help="Drop system prompts from every row.")
 @click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0, help="Hold out this share of episodes as a test split.")
@@ -59,15 +62,23 @@ UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference worksho
 @filter_options
 @rating_options
 @common
-def export(ctx: click.Context, out: str, fmt: str, unroll, strip_system: bool, test_split: float, include_incomplete: bool, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
-    """Export episodes as JSONL, Parquet or a Hugging Face datasets folder."""
+def export(ctx: click.Context, out: str, fmt: str, tokenizer, stitch, unroll, strip_system: bool, test_split: float, include_incomplete: bool, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
+    """Export episodes as JSONL, Parquet or a Hugging Face datasets folder, or as token ids."""
     from rich.progress import Progress
 
     from finetune.dataset.export import episode_total, write
 
+    filters = make_filters(session, model, since, tag, include_excluded, rating, min_rating)
+    if fmt == "tokens" or tokenizer or stitch:
+        from finetune.dataset.tokens import TokenOptions
+        from proxy.cli.tokens import export_tokens
+
+        options = TokenOptions(filters, stitch, include_incomplete)
+        export_tokens(ctx, out, fmt, tokenizer, bool(unroll or strip_system or test_split), options)
+        return
     if fmt == "dpo" and unroll:
         raise click.UsageError("--format dpo writes one pair per edited turn; --unroll does not apply")
-    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating), include_incomplete)
+    options = _export_options(unroll, strip_system, test_split, filters, include_incomplete)
     db_path = _db(ctx)
     _open(ctx).close()
     total = episode_total(db_path, options)

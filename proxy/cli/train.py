@@ -45,6 +45,9 @@ def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any
 @click.option("--unroll", type=click.Choice(["assistant", "user-turns", "none"]), default="assistant",
               help="How episodes become rows. The default trains on every assistant turn, so no reasoning is lost.")
 @click.option("--push", "push_to", help="Upload the adapter (or merged model) to this Hub repo, with a model card.")
+@click.option("--exact-tokens", is_flag=True, default=None,
+              help="Train on the recorded token ids (export --format tokens rows, or the store's), no chat template.")
+@click.option("--stitch", is_flag=True, default=None, help="With --exact-tokens from the store: one row per episode.")
 @click.option("--dry-run", is_flag=True, help="Show the first training example with its label mask and the token counts; train nothing.")
 @click.option("--include-incomplete", is_flag=True, help="From the store: also train on last answers that were cut off (left out by default).")
 @episode_filter_options
@@ -75,7 +78,10 @@ def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, inc
         raise click.UsageError("--out is required (or `out` in the [finetune] table)")
     config.unroll = unroll
     filters = make_filters(session, None, since, tag, include_excluded)
-    rows = _rows(ctx, data, None if unroll == "none" else unroll, filters, include_incomplete)
+    if config.exact_tokens:
+        rows = _token_rows(ctx, data, config, filters, include_incomplete)
+    else:
+        rows = _rows(ctx, data, None if unroll == "none" else unroll, filters, include_incomplete)
     if not rows:
         raise click.ClickException("no training rows: record some episodes first, or check --data and the filters")
     if dry_run:
@@ -102,15 +108,25 @@ def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, inc
             raise click.ClickException(str(exc)) from None
 
 
+def _token_rows(ctx: click.Context, data: str | None, config: Any, filters: Any, include_incomplete: bool) -> list[dict[str, Any]]:
+    from finetune.dataset.sources import DataError
+    from finetune.dataset.tokens import TokenOptions, training_rows
+
+    try:
+        return training_rows(data, _db(ctx), config.model, TokenOptions(filters, config.stitch, include_incomplete), say=click.echo)
+    except (DataError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def _dry_run(config: Any, rows: list[dict[str, Any]]) -> None:
     from rich.text import Text
     from transformers import AutoTokenizer
 
-    from finetune.train.run import tokenized
+    from finetune.train.run import prepared
     from proxy.cli.render import console
 
     tokenizer = AutoTokenizer.from_pretrained(config.model)
-    examples, skipped = tokenized(tokenizer, rows, config.max_seq_length)
+    examples, skipped = prepared(config, tokenizer, rows)
     if not examples:
         raise click.ClickException(f"no trainable rows ({skipped} skipped)")
     first = examples[0]

@@ -3,24 +3,37 @@
 
 The prompt ids are the chat template's rendering, tokenized. The answer is generated as Qwen3 with
 the reasoning and hermes tool parsers would: `<think>`, the reasoning, `</think>`, the content,
-`<tool_call>` blocks, `<|im_end|>`; each part is tokenized on its own, as a model samples it, so the
-ids decode to exactly the text while re-encoding the whole may split it otherwise. A stream sends
-one chunk per token (more where a character spans tokens); the tokens a parser swallows come in
-empty-delta chunks that only carry ids, and only when ids were asked for.
+`<tool_call>` blocks, `<|im_end|>`. A stream sends one chunk per token with the text it adds; the
+tokens a parser swallows come in empty-delta chunks that only carry ids, and only when ids were
+asked for.
 
 Loaded only when `Script.tokenizer` is set, so the scripted upstream needs no transformers otherwise.
-Knob: header `x-script-raw-args: compact` makes the model write tool arguments without spaces,
-while the answer shows them re-serialised with spaces (as vLLM's hermes parser does).
+Knobs, as request headers: `x-script-raw-args: compact` makes the model write tool arguments without
+spaces while the answer shows them re-serialised with spaces (as vLLM's hermes parser does);
+`x-script-tokens: parts` samples each part's tokens on its own, so the ids decode to exactly the
+text while re-encoding it splits some words otherwise.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 REASONING_FIELDS = ("reasoning_content", "reasoning")
 Group = tuple[str, list[int]]  # text shown, the ids that produced it
+Part = tuple[str, str, int]  # kind (markup, reasoning, content, head, args, end), text, tool index
+Span = tuple[str, int, int, int]  # kind, tool index, start and end in the generated text
+Token = tuple[int, int, int]  # id, start and end in the generated text
+
+
+@dataclass
+class Style:
+    """How the scripted model writes: tool arguments without spaces; tokens sampled part by part."""
+
+    compact: bool = False
+    parts: bool = False
 
 
 def sse(payload: Any) -> bytes:
@@ -76,7 +89,7 @@ class TokenModel:
 
     # -- chat -----------------------------------------------------------------------------------
 
-    def parts(self, message: dict[str, Any], compact: bool) -> list[tuple[str, str, int]]:
+    def parts(self, message: dict[str, Any], style: Style) -> list[Part]:
         """What the model generated for `message`, as (kind, text, tool index) parts."""
         reasoning = next((message[f] for f in REASONING_FIELDS if isinstance(message.get(f), str)), "") or ""
         content = message.get("content") or ""
@@ -85,26 +98,43 @@ class TokenModel:
             parts.append(("content", content, 0))
         for t, call in enumerate(message.get("tool_calls") or []):
             fn = call["function"]
-            args = json.dumps(json.loads(fn["arguments"]), separators=(",", ":")) if compact else fn["arguments"]
+            args = json.dumps(json.loads(fn["arguments"]), separators=(",", ":")) if style.compact else fn["arguments"]
             parts += [
                 ("markup", ("\n" if t or content else "") + "<tool_call>\n", t),
-                ("call", '{"name": "' + fn["name"] + '", "arguments": ', t),
+                ("head", '{"name": "' + fn["name"] + '", "arguments": ', t),
                 ("args", args, t),
                 ("markup", "}\n</tool_call>", t),
             ]
         parts.append(("end", "<|im_end|>", 0))
         return [p for p in parts if p[1]]
 
-    def chat_ids(self, message: dict[str, Any], compact: bool) -> list[int]:
-        return [i for _, text, _ in self.parts(message, compact) for _, ids in self.groups(text) for i in ids]
+    def generation(self, message: dict[str, Any], style: Style) -> tuple[str, list[Span], list[Token]]:
+        """The generated text, where each part sits in it, and its tokens with their character spans.
 
-    def chat(self, request: dict[str, Any], completion: dict[str, Any], compact: bool) -> dict[str, Any]:
+        Tokens are the whole text's own encoding, or with `style.parts` each part's encoding (as a
+        model may sample: the text is the same, re-encoding it splits some words otherwise)."""
+        spans: list[Span] = []
+        tokens: list[Token] = []
+        text = ""
+        for kind, piece, t in self.parts(message, style):
+            spans.append((kind, t, len(text), len(text) + len(piece)))
+            if style.parts:
+                tokens += [(i, len(text) + a, len(text) + b) for i, a, b in self.encode(piece)]
+            text += piece
+        return text, spans, tokens if style.parts else self.encode(text)
+
+    def encode(self, text: str) -> list[Token]:
+        encoded = self.tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        return [(i, a, b) for i, (a, b) in zip(encoded["input_ids"], encoded["offset_mapping"], strict=True)]
+
+    def chat(self, request: dict[str, Any], completion: dict[str, Any], style: Style) -> dict[str, Any]:
         """A whole chat.completion with the fields vLLM adds: ids and logprobs when asked, else null."""
         want_ids, want_lp = request.get("return_token_ids") is True, bool(request.get("logprobs"))
         prompt = self.prompt_ids(request)
-        choices = []
+        choices, generated = [], 0
         for choice in completion["choices"]:
-            ids = self.chat_ids(choice["message"], compact)
+            ids = [i for i, _, _ in self.generation(choice["message"], style)[2]]
+            generated += len(ids)
             choices.append(
                 {
                     "index": choice["index"],
@@ -115,7 +145,6 @@ class TokenModel:
                 }
             )
         out = {k: v for k, v in completion.items() if k not in ("choices", "usage")}
-        generated = sum(len(c["token_ids"] or self.chat_ids(c["message"], compact)) for c in choices)
         out["choices"] = choices
         out["usage"] = {
             "prompt_tokens": len(prompt),
@@ -125,67 +154,49 @@ class TokenModel:
         out["prompt_token_ids"] = prompt if want_ids else None
         return out
 
-    def chat_frames(self, request: dict[str, Any], completion: dict[str, Any], compact: bool) -> Iterator[bytes]:
-        """The stream of `completion`: one chunk per token group, ids and logprobs as asked."""
-        whole = self.chat(request, {**completion, "choices": completion["choices"]}, compact)
+    def chat_frames(self, request: dict[str, Any], completion: dict[str, Any], style: Style) -> Iterator[bytes]:
+        """The stream of `completion`, one chunk per token, as vLLM's reasoning and hermes parsers
+        send it: the text a token adds to the reasoning, the content or a call's arguments; a call's
+        id and name once its head is complete; tokens that add nothing visible in id-only chunks."""
+        whole = self.chat(request, completion, style)
         want_ids, want_lp = request.get("return_token_ids") is True, bool(request.get("logprobs"))
-        head = {
-            "id": completion["id"],
-            "object": "chat.completion.chunk",
-            "created": completion["created"],
-            "model": completion["model"],
-        }
-
-        def chunk(k: int, delta: dict[str, Any], ids: list[int], at: int, finish: str | None = None) -> bytes:
-            lp = self.chat_logprobs(ids, at) if want_lp else None
-            return sse(
-                {
-                    **head,
-                    "choices": [
-                        {
-                            "index": k,
-                            "delta": delta,
-                            "logprobs": lp,
-                            "finish_reason": finish,
-                            "token_ids": ids if want_ids else None,
-                        }
-                    ],
-                }
-            )
-
+        head = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
         for choice in completion["choices"]:
             k, message = choice["index"], choice["message"]
             fields = [f for f in REASONING_FIELDS if f in message] or [REASONING_FIELDS[0]]
             calls = message.get("tool_calls") or []
             first = {"index": k, "delta": {"role": "assistant", "content": ""}, "logprobs": None, "finish_reason": None}
             yield sse({**head, "choices": [first], "prompt_token_ids": whole["prompt_token_ids"]})
-            at = 0
-            for kind, text, t in self.parts(message, compact):
-                groups = self.groups(text)
-                if kind == "call":  # the parser sends the call's head once its name is known
-                    ids = [i for _, g in groups for i in g]
-                    head_delta = {
-                        "index": t,
-                        "id": calls[t]["id"],
-                        "type": "function",
-                        "function": {"name": calls[t]["function"]["name"], "arguments": ""},
-                    }
-                    yield chunk(k, {"tool_calls": [head_delta]}, ids, at)
-                    at += len(ids)
-                    continue
-                for shown, ids in groups:
-                    if kind == "markup":
-                        if want_ids:
-                            yield chunk(k, {}, ids, at)
-                    elif kind == "reasoning":
-                        yield chunk(k, {f: shown for f in fields}, ids, at)
-                    elif kind == "content":
-                        yield chunk(k, {"content": shown}, ids, at)
-                    elif kind == "args":
-                        yield chunk(k, {"tool_calls": [{"index": t, "function": {"arguments": shown}}]}, ids, at)
-                    else:
-                        yield chunk(k, {} if calls else {"content": ""}, ids, at, choice["finish_reason"])
-                    at += len(ids)
+            text, spans, tokens = self.generation(message, style)
+            shown, announced = 0, set()
+            for at, (token, a, b) in enumerate(tokens):
+                delta: dict[str, Any] = {}
+                tool_deltas = []
+                for kind, t, start, end in spans:
+                    piece = text[max(a, shown, start) : min(b, end)]
+                    if kind == "reasoning" and piece:
+                        delta.update({f: delta.get(f, "") + piece for f in fields})
+                    elif kind == "content" and piece:
+                        delta["content"] = delta.get("content", "") + piece
+                    elif kind == "head" and t not in announced and start < b and b >= end:
+                        announced.add(t)
+                        fn = {"name": calls[t]["function"]["name"], "arguments": ""}
+                        tool_deltas.append({"index": t, "id": calls[t]["id"], "type": "function", "function": fn})
+                    elif kind == "args" and piece:
+                        if tool_deltas and tool_deltas[-1]["index"] == t:
+                            tool_deltas[-1]["function"]["arguments"] += piece
+                        else:
+                            tool_deltas.append({"index": t, "function": {"arguments": piece}})
+                shown = max(shown, b)
+                if tool_deltas:
+                    delta["tool_calls"] = tool_deltas
+                finish = choice["finish_reason"] if at == len(tokens) - 1 else None
+                if finish and not calls:
+                    delta.setdefault("content", "")
+                if delta or finish or want_ids:
+                    lp = self.chat_logprobs([token], at) if want_lp else None
+                    out = {"index": k, "delta": delta, "logprobs": lp, "finish_reason": finish}
+                    yield sse({**head, "choices": [{**out, "token_ids": [token] if want_ids else None}]})
         if (request.get("stream_options") or {}).get("include_usage"):
             yield sse({**head, "choices": [], "usage": whole["usage"]})
         yield sse("[DONE]")
@@ -275,7 +286,7 @@ async def answer(
     """Answer a chat request (given its completion) or, with `completion` None, a text completion."""
     import asyncio
 
-    compact = headers.get(b"x-script-raw-args") == b"compact"
+    style = Style(headers.get(b"x-script-raw-args") == b"compact", headers.get(b"x-script-tokens") == b"parts")
     stream = bool(request.get("stream"))
     if completion is None:
         frames = (
@@ -283,9 +294,9 @@ async def answer(
         )
     else:
         frames = (
-            model.chat_frames(request, completion, compact)
+            model.chat_frames(request, completion, style)
             if stream
-            else iter([json.dumps(model.chat(request, completion, compact)).encode()])
+            else iter([json.dumps(model.chat(request, completion, style)).encode()])
         )
     kind = b"text/event-stream" if stream else b"application/json"
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", kind)]})

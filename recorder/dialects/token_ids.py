@@ -21,21 +21,20 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.dialects import chat_completions
+from recorder.dialects.base import path_is
+
 CHAT, COMPLETIONS = "chat", "completions"
+COMPLETIONS_PATH = "/v1/completions"  # the legacy text completions API (no dialect of its own)
 RETURN_IDS, LOGPROBS = "return_token_ids", "logprobs"
 _EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
 
 
 def kind_of(method: str, path: str) -> str | None:
-    """Which token-capable dialect a request speaks: CHAT, COMPLETIONS or None."""
-    if method != "POST":
-        return None
-    path = path.rstrip("/")
-    if path.endswith("/chat/completions"):
+    """Which token-capable dialect a request speaks: CHAT, COMPLETIONS (the legacy text API) or None."""
+    if chat_completions.DIALECT.matches(method, path):
         return CHAT
-    if path.endswith("/v1/completions") or path == "/completions":
-        return COMPLETIONS
-    return None
+    return COMPLETIONS if path_is(method, path, COMPLETIONS_PATH) else None
 
 
 def inject(body: bytes, kind: str, logprobs: bool) -> tuple[bytes, tuple[str, ...]]:

@@ -18,7 +18,8 @@ from recorder.episodes import browse, chain, curation
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
 from recorder.episodes.filters import Filters
-from recorder.store import curation_log, episode_queries, linking, queries, stats
+from recorder.store import curation_log, episode_queries, linking, queries, stats, token_queries
+from recorder.store.token_queries import TokenCall
 from recorder.store.sqlite import open_existing
 
 
@@ -109,6 +110,17 @@ class TraceReader:
     def links(self, exchange_ids: list[int]) -> dict[str, dict[str, Any]]:
         """tool_call_id -> the MCP call linked to it: server, latency, result, how it was matched."""
         return linking.links_for(self._db, exchange_ids)
+
+    # Token capture ([llm] capture_tokens): the ids each call came with
+
+    def token_calls(self, episode_id: int) -> list[TokenCall]:
+        """The episode's calls, oldest first, each with its request, answer and recorded ids."""
+        self.refresh()
+        return token_queries.episode_calls(self._db, episode_id)
+
+    def exchange_tokens(self, exchange_id: int) -> list[dict[str, Any]]:
+        """One exchange's token rows (one per choice), ids unpacked; [] when none were asked for."""
+        return token_queries.exchange_tokens(self._db, exchange_id)
 
     # Curation: an append-only log per episode
 
