@@ -37,6 +37,8 @@ def exchanges_show(ctx: click.Context, exchange_id: int, as_json: bool) -> None:
     """Print one exchange in full: parameters, messages, reasoning and tool calls."""
     with _open(ctx) as reader:
         ex = reader.exchange(exchange_id)
+        if ex is not None and (tokens := reader.exchange_tokens(exchange_id)):
+            ex["tokens"] = tokens  # [llm] capture_tokens: ids per choice, or why there are none
     if ex is None:
         raise click.ClickException(f"no exchange {exchange_id}")
     if as_json:

@@ -123,6 +123,10 @@ def show_exchange(ex: dict[str, Any]) -> None:
         console.print(Panel(fold(ex["response_raw"]), title="response (raw)"))
     if isinstance(response, dict) and isinstance(response.get("usage"), dict):
         console.print(Text("usage: " + json.dumps(response["usage"]), style="dim"))
+    for row in ex.get("tokens") or []:
+        sizes = f", {row['prompt_len']} prompt + {row['completion_len']} completion ids" if row["completion_ids"] else ""
+        detail = f": {row['detail']}" if row["detail"] else ""
+        console.print(Text(f"token ids (choice {row['choice']}): {row['status']}{sizes}{detail}", style="dim"))
 
 
 def render_episode(out: Console, episode: Any, linked: dict[str, Any], curation: Any) -> None:

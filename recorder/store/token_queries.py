@@ -92,10 +92,3 @@ def exchange_tokens(db: sqlite3.Connection, exchange_id: int) -> list[dict[str, 
         out.append(item)
     return out
 
-
-def capture_counts(db: sqlite3.Connection) -> dict[str, int]:
-    """How many exchanges have each token status (for `tracemill traces drift --all`)."""
-    return {
-        row[0]: row[1]
-        for row in db.execute("SELECT status, count(*) FROM exchange_tokens WHERE choice = 0 GROUP BY status")
-    }

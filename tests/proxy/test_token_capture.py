@@ -12,6 +12,7 @@ from proxy.fakes.demo import TOOLS
 from proxy.fakes.scripted import Script, ScriptedUpstream
 from proxy.server import running
 from recorder.ingest.token_rows import unpack_floats, unpack_ids
+from tests.support.cli import tm
 from tests.support.serving import proxy_for
 from tests.support.store_rows import Canned, rows, wait_rows
 
@@ -122,6 +123,8 @@ async def test_an_upstream_that_ignores_the_parameter_still_works_and_nothing_is
         got = await wait_rows(tmp_path / "t.db", 2, TOKENS_SQL)
     assert [(r["status"], r["prompt_ids"], r["completion_ids"]) for r in got] == [("missing", None, None)] * 2
     assert "sent no token ids" in got[0]["detail"]
+    shown = tm("exchanges", "show", "1", "--db", str(tmp_path / "t.db"))
+    assert "token ids (choice 0): missing: the upstream sent no token ids" in shown.stdout
 
 
 class Strict:
