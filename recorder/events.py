@@ -66,3 +66,20 @@ class MCPMessage:
     at: float = field(default_factory=time.time)
     uid: str = field(default_factory=new_uid)
     secrets: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class MCPStreamPart:
+    """Consecutive raw bytes of one SSE answer an MCP relay passed through untouched; the writer,
+    not the relay, splits them into messages (recorder/ingest/mcp_streams.py)."""
+
+    server: str
+    transport: str
+    stream: str  # unique per answer; parts of one stream carry seq 0, 1, 2…
+    seq: int
+    chunk: bytes
+    end: bool = False  # the last part: flush what is left
+    session: str | None = None
+    connection: str | None = None
+    at: float = field(default_factory=time.time)
+    secrets: tuple[str, ...] = ()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from recorder.events import LLMExchange, MCPMessage
+from recorder.events import LLMExchange, MCPMessage, MCPStreamPart
 
-Event = LLMExchange | MCPMessage
+Event = LLMExchange | MCPMessage | MCPStreamPart
 
 
 class Recorder(Protocol):

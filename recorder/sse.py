@@ -14,6 +14,7 @@ class SSEEvent:
     data: str
     event: str = "message"
     id: str | None = None
+    raw: bytes = b""  # the data as bytes, set (and `data` left empty) by SSEParser(raw=True)
 
 
 class SSEParser:
@@ -24,7 +25,8 @@ class SSEParser:
     in one buffer (consumed bytes are dropped once they are half of it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, raw: bool = False) -> None:
+        self.raw = raw  # hand over each event's data as bytes, undecoded (relays that pass bytes on)
         self._buf = bytearray()
         self._pos = 0  # start of the bytes not yet consumed
         self._scan = 0  # no line end in buf[pos:scan]
@@ -66,8 +68,12 @@ class SSEParser:
         for line in lines:
             if not line:
                 if data or self._event:
-                    text = b"\n".join(data).decode("utf-8", "replace")
-                    yield SSEEvent(text, self._event.decode("utf-8", "replace") or "message", self._id)
+                    payload = b"\n".join(data)
+                    kind = self._event.decode("utf-8", "replace") or "message"
+                    if self.raw:
+                        yield SSEEvent("", kind, self._id, payload)
+                    else:
+                        yield SSEEvent(payload.decode("utf-8", "replace"), kind, self._id)
                     data = self._data = []
                     self._event = b""
             elif line.startswith(b"data:"):

@@ -62,7 +62,7 @@ def _shown(value: str) -> str:
 def masked(data: dict[str, Any], key: str) -> dict[str, Any]:
     """The client config with every env and header value, URL secret and secret flag value masked,
     for printing."""
-    out = json.loads(json.dumps(data))
+    out: dict[str, Any] = json.loads(json.dumps(data))
     for spec in out[key].values():
         if not isinstance(spec, dict):
             continue

@@ -11,11 +11,12 @@ from typing import Any
 
 from recorder.dialects import dialect_for
 from recorder.dialects.base import INCOMPLETE, Dialect, Reassembled
-from recorder.events import LLMExchange, MCPMessage
+from recorder.events import LLMExchange, MCPMessage, MCPStreamPart
 from recorder.ingest import Row, deep_json
 from recorder.ingest.completion import decide
 from recorder.ingest.decoding import decode_body
 from recorder.ingest.mcp_rows import Pairing, mcp_rows
+from recorder.ingest.mcp_streams import stream_rows
 from recorder.ingest.redact import Redactor, header_secrets, mask_url, url_secrets
 from recorder.sse import parse_all
 
@@ -137,6 +138,8 @@ def build(
         return [exchange_row(event, redactor, keep_raw, max_body)]
     if isinstance(event, MCPMessage):
         return mcp_rows(event, redactor, pairing if pairing is not None else Pairing())
+    if isinstance(event, MCPStreamPart):
+        return stream_rows(event, redactor, pairing if pairing is not None else Pairing())
     raise TypeError(f"no rows for {type(event).__name__}")
 
 

@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,7 @@ from recorder.events import MCPMessage, new_uid
 from recorder.ingest import Row
 from recorder.ingest.redact import Redactor
 from recorder.json_members import first_byte, members
+from recorder.sse import SSEParser
 
 _BINARY_TYPES = ("image", "audio")
 log = logging.getLogger("tracemill.recorder")
@@ -50,6 +52,8 @@ class Pairing:
 
     pending: dict[tuple[Any, ...], tuple[str, float, str]] = field(default_factory=dict)
     limit: int = 100_000
+    # SSE answers being split in the writer: stream id -> (parser, next part's seq); mcp_streams.py
+    streams: OrderedDict[str, tuple[SSEParser, int]] = field(default_factory=OrderedDict)
 
     def open(self, key: tuple[Any, ...], uid: str, at: float, method: str) -> None:
         if len(self.pending) >= self.limit:
@@ -61,8 +65,11 @@ class Pairing:
 
 
 def _strip_binary(result: Any) -> Any:
-    """Images and audio become metadata plus size: the bytes are no use for text training."""
+    """Images and audio become metadata plus size: the bytes are no use for text training. The
+    result itself when there is nothing to strip (so its text is stored as sent, not re-serialised)."""
     if not isinstance(result, dict) or not isinstance(result.get("content"), list):
+        return result
+    if not any(isinstance(i, dict) and i.get("type") in _BINARY_TYPES for i in result["content"]):
         return result
     content = []
     for item in result["content"]:
@@ -137,7 +144,9 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
                 elif message is None:
                     pass  # unparsed: paired, but its result cannot be read
                 elif method == "tools/call":
-                    body_obj = {**message, "result": _strip_binary(message.get("result"))}
+                    stripped = _strip_binary(message.get("result"))
+                    if stripped is not message.get("result"):
+                        body_obj = {**message, "result": stripped}
                     is_error = int(bool((message.get("result") or {}).get("isError")))
                 if method == "tools/list" and kind == "response" and message is not None:
                     rows.extend(_tool_rows(ev, message.get("result") or {}))

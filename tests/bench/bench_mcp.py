@@ -12,12 +12,14 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from tests.bench.rawclient import RawClient
-from tests.support.mcp_harness import ROOT, http_server, py_http_cmd
+from tests.support.mcp_harness import ROOT, http_server, py_http_cmd, wait_port
 from tests.support.serving import start_serve
 
 INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
@@ -106,10 +108,72 @@ async def main_async(n: int) -> None:
     print(f"(direct stdio is a minimal line server: p50 {statistics.median(direct_stdio) * 1000:.3f}ms)")
 
 
+async def big_event_seconds(url: str, megabytes: float, runs: int = 3) -> float:
+    """The best of `runs` POSTs answered by one SSE event of `megabytes`, read to its end."""
+    host_port, _, path = url.removeprefix("http://").partition("/")
+    host, port = host_port.split(":")
+    best = float("inf")
+    for i in range(runs):
+        client = RawClient(host, int(port))
+        await client.connect()
+        _, total, body = await client.post("/" + path, call(i), {"accept": "application/json, text/event-stream"})
+        await client.close()
+        assert len(body) > megabytes * 1_000_000, "the event did not come through whole"
+        best = min(best, total)
+    return best
+
+
+async def wrap_big_seconds(url: str, db: Path) -> float:
+    """One request through `tracemill wrap --url`: the HTTP upstream's SSE answer parsed on the way out."""
+    cmd = [sys.executable, "-m", "proxy", "wrap", "--name", "big", "--db", str(db), "--url", url]
+    proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 30)
+    assert proc.stdin and proc.stdout
+    proc.stdin.write(json.dumps(INIT).encode() + b"\n")  # wrap starts and connects before the clock does
+    await proc.stdin.drain()
+    await proc.stdout.readline()
+    t0 = time.perf_counter()
+    proc.stdin.write(call(1) + b"\n")
+    await proc.stdin.drain()
+    await proc.stdout.readline()
+    seconds = time.perf_counter() - t0
+    proc.stdin.close()
+    await proc.wait()
+    return seconds
+
+
+async def big_event_section(tmp: Path, megabytes: float) -> None:
+    from tests.support.serving import free_port
+
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, "-m", "tests.bench.big_sse_upstream", str(port), str(megabytes)], cwd=ROOT)
+    try:
+        await wait_port(port, upstream)
+        url = f"http://127.0.0.1:{port}/mcp"
+        toml = tmp / "big.toml"
+        toml.write_text(f'[mcp.servers.big]\nurl = "{url}"\n')
+        db = tmp / "big.db"
+        proc, proxy = start_serve(db, "http://127.0.0.1:9/v1", config=toml)
+        try:
+            direct = await big_event_seconds(url, megabytes)
+            relayed = await big_event_seconds(f"{proxy}/mcp/big", megabytes)
+        finally:
+            proc.terminate()
+            proc.wait()
+        wrapped = await wrap_big_seconds(url, db)
+    finally:
+        upstream.terminate()
+        upstream.wait()
+    print(f"one {megabytes:g} MB SSE event: direct {direct:.3f}s, through /mcp/big {relayed:.3f}s, through wrap --url {wrapped:.3f}s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=1000)
-    asyncio.run(main_async(parser.parse_args().calls))
+    parser.add_argument("--event-mb", type=float, default=50.0, help="size of the one big SSE event (0: skip)")
+    args = parser.parse_args()
+    asyncio.run(main_async(args.calls))
+    if args.event_mb:
+        asyncio.run(big_event_section(Path(tempfile.mkdtemp(prefix="tracemill-bench-big-")), args.event_mb))
 
 
 if __name__ == "__main__":

@@ -26,9 +26,8 @@ from proxy.config import MCPServerConfig
 from proxy.mcp.jsonrpc import error_body
 from proxy.mcp.outbound import scrub
 from recorder import Recorder
-from recorder.events import MCPMessage
+from recorder.events import MCPMessage, MCPStreamPart, new_uid
 from recorder.ingest.redact import header_secrets
-from recorder.sse import SSEParser
 
 log = logging.getLogger("tracemill.mcp")
 
@@ -68,7 +67,7 @@ class HttpReverse:
         body = await read_body(receive)
         headers = upstream_headers(scope["headers"], self.drop) + self.extra
         query = scope.get("query_string") or b""
-        url = self.server.url + ("?" + query.decode("latin-1") if query else "")
+        url = (self.server.url or "") + ("?" + query.decode("latin-1") if query else "")
         sid = header(scope["headers"], b"mcp-session-id")
         connection = sid.decode("latin-1") if sid else None
         try:
@@ -80,26 +79,66 @@ class HttpReverse:
             await send_json(send, 502, error_body(message))
             self._record("c2s", body, session or connection, connection)
             return
+        parts: SsePassThrough | None = None
         try:
             if sid_out := response.headers.get("mcp-session-id"):
                 connection = sid_out
+            if "text/event-stream" in response.headers.get("content-type", ""):
+                parts = SsePassThrough(self, session or connection, connection)
             self._record("c2s", body, session or connection, connection)
-            await send({"type": "http.response.start", "status": response.status_code, "headers": downstream_headers(response.headers.raw)})
-            sse = "text/event-stream" in response.headers.get("content-type", "")
-            parser = SSEParser() if sse else None
-            parts: list[bytes] = []
+            start = {"type": "http.response.start", "status": response.status_code, "headers": downstream_headers(response.headers.raw)}
+            await send(start)
+            whole: list[bytes] = []
             async for chunk in response.aiter_raw():
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
-                if parser is None:
-                    parts.append(chunk)
-                    continue
-                for event in parser.feed(chunk):  # record each message as its event completes
-                    if event.event == "message" and event.data:
-                        self._record("s2c", event.data.encode(), session or connection, connection)
+                if parts is not None:
+                    parts.add(chunk)  # bytes only; the writer splits the messages out
+                else:
+                    whole.append(chunk)
             await send({"type": "http.response.body", "body": b""})
-            if parser is None and "json" in response.headers.get("content-type", ""):
-                self._record("s2c", b"".join(parts), session or connection, connection)
+            if parts is None and "json" in response.headers.get("content-type", ""):
+                self._record("s2c", b"".join(whole), session or connection, connection)
         except (httpx2.TransportError, OSError) as exc:  # the upstream or the client went away mid-stream
             log.debug("MCP relay to %s ended early (%s: %s)", self.server.name, type(exc).__name__, exc)
         finally:
+            if parts is not None:
+                parts.end()
             await response.aclose()
+
+
+_BLANK_LINE = (b"\n\n", b"\n\r", b"\r\r")  # every way an SSE event can end (and a few false alarms)
+PART_BYTES = 1 << 20  # a part goes to the writer at least this often, so a huge event is not held
+
+
+class SsePassThrough:
+    """An SSE answer's bytes on their way to the recorder in parts: one whenever a chunk may close
+    an event (so messages are recorded as they come), or every PART_BYTES. No parsing here."""
+
+    def __init__(self, relay: HttpReverse, session: str | None, connection: str | None) -> None:
+        self.relay, self.session, self.connection = relay, session, connection
+        self.stream = new_uid()
+        self.seq = 0
+        self.pending: list[bytes] = []
+        self.size = 0
+        self.tail = b""
+
+    def add(self, chunk: bytes) -> None:
+        self.pending.append(chunk)
+        self.size += len(chunk)
+        seam = self.tail + chunk[:2]
+        self.tail = chunk[-2:]
+        ends_line = b"\n" in chunk or b"\r" in chunk or b"\n" in seam or b"\r" in seam  # memchr: cheap
+        if self.size >= PART_BYTES or (ends_line and any(b in chunk or b in seam for b in _BLANK_LINE)):
+            self._send(end=False)
+
+    def end(self) -> None:
+        self._send(end=True)
+
+    def _send(self, end: bool) -> None:
+        chunk = self.pending[0] if len(self.pending) == 1 else b"".join(self.pending)
+        self.pending, self.size = [], 0
+        server = self.relay.server.name
+        secrets = tuple(self.relay._client_secrets)
+        part = MCPStreamPart(server, "http", self.stream, self.seq, chunk, end, self.session, self.connection, secrets=secrets)
+        self.relay.recorder.record(part)
+        self.seq += 1

@@ -65,16 +65,19 @@ class StdioStreams:
                 return
             yield chunk
 
-    async def write(self, data: bytes) -> None:
-        """One whole write; raises BrokenPipeError / ConnectionResetError when the reader is gone."""
+    async def write(self, *parts: bytes) -> None:
+        """The parts, whole and in order (no joined copy of a big message); raises BrokenPipeError or
+        ConnectionResetError when the reader is gone."""
         if self._writer is None:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._out_fd, view) :]
+            for data in parts:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(self._out_fd, view) :]
             return
         if self.stdout_closed.is_set():
             raise BrokenPipeError("stdout was closed")
-        self._writer.write(data)
+        for data in parts:
+            self._writer.write(data)
         await self._writer.drain()
 
     async def flush(self) -> None:

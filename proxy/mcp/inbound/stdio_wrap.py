@@ -23,6 +23,8 @@ from proxy.mcp.outbound import ChannelError, mcp_client, open_channel, split_lin
 from proxy.mcp.outbound.stdio import StdioChannel
 from recorder import Store
 
+DRAIN_SECONDS = 10.0  # after stdin ends, how long pending requests may take to be answered
+
 
 async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> int:
     connection = f"wrap-{os.getpid()}"
@@ -37,7 +39,7 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     async def deliver(raw: bytes) -> bytes | None:
         async with write_lock:
             try:
-                await stdio.write(raw + b"\n")
+                await stdio.write(raw, b"\n")
             except (BrokenPipeError, ConnectionResetError):
                 stdio.stdout_closed.set()
                 raise
@@ -87,6 +89,11 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     }
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     problem = _why_not_clean(stdin_task, stdio, stopped_by)
+    if problem is None and stdin_task.done() and bridge.pending:
+        # The client is done sending (`wrap < requests.jsonl`): let what it asked be answered first.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(_drained(bridge, stop), DRAIN_SECONDS)
+        problem = _why_not_clean(stdin_task, stdio, stopped_by)
     await bridge.close()  # closes the child's stdin, then ends it (and its process group) if it lingers
     await bridge.done.wait()
     for task in waits:
@@ -104,6 +111,11 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
         code = channel.returncode if channel.returncode is not None else 0
         return 128 - code if code < 0 else code
     return 0
+
+
+async def _drained(bridge: Bridge, stop: asyncio.Event) -> None:
+    while bridge.pending and not bridge.done.is_set() and not stop.is_set():
+        await asyncio.sleep(0.02)
 
 
 def _why_not_clean(

@@ -67,13 +67,14 @@ def scrub(text: str, url: str) -> str:
 
 
 def split_lines(buffer: bytearray, chunk: bytes) -> list[bytes]:
-    """Append a chunk and cut off every complete line; no limit on line length."""
+    """Append a chunk and cut off every complete line; no limit on line length. Linear: a chunk
+    with no line end only grows the buffer, and each line is copied once."""
     buffer += chunk
     if b"\n" not in chunk:
         return []
     *lines, rest = bytes(buffer).split(b"\n")
     buffer[:] = rest
-    return [line.rstrip(b"\r") for line in lines if line.strip()]
+    return [line[:-1] if line[-1:] == b"\r" else line for line in lines if line and not line.isspace()]
 
 
 def open_channel(config: MCPServerConfig, client: httpx2.AsyncClient | None = None, stderr: int | None = None) -> Channel:

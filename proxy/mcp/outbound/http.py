@@ -17,6 +17,8 @@ from recorder.sse import SSEParser
 
 def routing_headers(raw: bytes) -> dict[str, str]:
     """The per-message headers a 2026-07-28 request carries over HTTP, mirrored from its body."""
+    if b"io.modelcontextprotocol/protocolVersion" not in raw:
+        return {}  # an older-protocol message: nothing to mirror, nothing to parse
     from mcp.shared.inbound import NAME_BEARING_METHODS, encode_header_value
 
     try:
@@ -96,7 +98,7 @@ class HttpChannel(Channel):
             self._spawn(self._listen())
 
     def _note_version(self, body: bytes) -> None:
-        if self.protocol_version is None and b'"protocolVersion"' in body:
+        if self.protocol_version is None and b'"protocolVersion"' in body[:4096]:  # an initialize answer is small
             with contextlib.suppress(ValueError, RecursionError, AttributeError, TypeError, KeyError):
                 self.protocol_version = json.loads(body)["result"]["protocolVersion"]
 
@@ -117,13 +119,12 @@ class HttpChannel(Channel):
                 self._inbox.put_nowait(b"[" + b",".join(error_reply(i, text) for i in ids) + b"]")
 
     async def _pump_sse(self, response: httpx2.Response) -> None:
-        parser = SSEParser()
+        parser = SSEParser(raw=True)  # each message's bytes as sent: no decode and encode again
         async for chunk in response.aiter_raw():
             for event in parser.feed(chunk):
-                if event.event == "message" and event.data.strip():
-                    data = event.data.encode()
-                    self._note_version(data)
-                    self._inbox.put_nowait(data)
+                if event.event == "message" and event.raw and not event.raw.isspace():
+                    self._note_version(event.raw)
+                    self._inbox.put_nowait(event.raw)
 
     async def _listen(self) -> None:
         """The standalone GET stream, for messages the server sends outside any request."""

@@ -34,13 +34,13 @@ class SseChannel(Channel):
             async with self.client.stream("GET", self.url, headers={"accept": "text/event-stream", **self.headers}) as response:
                 if response.status_code != 200:
                     raise ChannelError(scrub(f"MCP server '{self.name}': GET {self.url} answered {response.status_code}", self.url))
-                parser = SSEParser()
+                parser = SSEParser(raw=True)  # each message's bytes as sent: no decode and encode again
                 async for chunk in response.aiter_raw():
                     for event in parser.feed(chunk):
                         if event.event == "endpoint" and not self.endpoint.done():
-                            self.endpoint.set_result(urljoin(self.url, event.data.strip()))
-                        elif event.event == "message" and event.data.strip():
-                            self._inbox.put_nowait(event.data.encode())
+                            self.endpoint.set_result(urljoin(self.url, event.raw.decode("utf-8", "replace").strip()))
+                        elif event.event == "message" and event.raw and not event.raw.isspace():
+                            self._inbox.put_nowait(event.raw)
         except (httpx2.TransportError, ChannelError) as exc:
             if not self.endpoint.done():
                 self.endpoint.set_exception(ChannelError(scrub(f"MCP server '{self.name}': {exc}", self.url)))

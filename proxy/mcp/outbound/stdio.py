@@ -74,7 +74,9 @@ class StdioChannel(Channel):
             raise ChannelError(self.closed_reason or f"MCP server '{self.name}' is not running")
         async with self._lock:  # one whole line at a time
             try:
-                self.proc.stdin.write(raw if raw.endswith(b"\n") else raw + b"\n")
+                self.proc.stdin.write(raw)
+                if not raw.endswith(b"\n"):
+                    self.proc.stdin.write(b"\n")  # not raw + b"\n": no copy of a big message
                 await self.proc.stdin.drain()
             except (BrokenPipeError, ConnectionResetError):
                 raise ChannelError(f"MCP server '{self.name}' closed its stdin") from None
