@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from recorder.events import LLMExchange, MCPMessage, TokenCapture
+from recorder.events import LLMExchange, MCPMessage, MCPStreamPart, TokenCapture
 from recorder.ingest import Row
 from recorder.ingest.decoding import decode_body
 from recorder.ingest.event_rows import MAX_BODY, build
@@ -50,8 +50,12 @@ def append_events(
     """Append events as they are, secrets masked; returns how many were written."""
     lines = []
     for event in events:
-        kind = "llm" if isinstance(event, LLMExchange) else "mcp"
-        fields = _scrubbed_llm(event, redactor, max_body) if kind == "llm" else _scrubbed_mcp(event, redactor)
+        if isinstance(event, LLMExchange):
+            kind, fields = "llm", _scrubbed_llm(event, redactor, max_body)
+        elif isinstance(event, MCPStreamPart):
+            kind, fields = "mcp_part", _scrubbed_part(event, redactor)
+        else:
+            kind, fields = "mcp", _scrubbed_mcp(event, redactor)
         lines.append(json.dumps({"event": kind, "keep_raw": keep_raw, "fields": fields}) + "\n")
     return _append_lines(path, lines)
 
@@ -107,10 +111,17 @@ def _scrubbed_mcp(ev: MCPMessage, redactor: Redactor) -> dict[str, Any]:
     return {**fields, "secrets": [], "body": _encode(redactor.blob(ev.body, ev.secrets))}
 
 
-def _event(item: dict[str, Any]) -> LLMExchange | MCPMessage:
+def _scrubbed_part(ev: MCPStreamPart, redactor: Redactor) -> dict[str, Any]:
+    fields = {f.name: getattr(ev, f.name) for f in dataclasses.fields(ev)}
+    return {**fields, "secrets": [], "chunk": _encode(redactor.blob(ev.chunk, ev.secrets))}
+
+
+def _event(item: dict[str, Any]) -> LLMExchange | MCPMessage | MCPStreamPart:
     fields = {k: _decode(v) for k, v in item["fields"].items()}
     if item["event"] == "mcp":
         return MCPMessage(**{**fields, "secrets": ()})
+    if item["event"] == "mcp_part":  # a part of an SSE answer: split into messages as it is read back
+        return MCPStreamPart(**{**fields, "secrets": ()})
     fields["request_headers"] = [tuple(h) for h in fields["request_headers"]]
     fields["response_headers"] = [tuple(h) for h in fields["response_headers"]]
     fields["response_chunks"] = [_decode(c) for c in fields["response_chunks"]]

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from recorder.events import LLMExchange
+from recorder.events import LLMExchange, MCPStreamPart
 from recorder.ingest import Row
 from recorder.ingest.event_rows import MAX_BODY, build
 from recorder.ingest.mcp_rows import Pairing
@@ -295,4 +295,6 @@ def _size(event: Event) -> int:
     """What an event holds in memory, roughly: its bodies."""
     if isinstance(event, LLMExchange):
         return 1024 + len(event.request_body) + sum(map(len, event.response_chunks))
+    if isinstance(event, MCPStreamPart):
+        return 512 + len(event.chunk)
     return 512 + len(event.body)

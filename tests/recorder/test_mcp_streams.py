@@ -65,3 +65,17 @@ def test_a_lost_part_restarts_the_split_instead_of_gluing_messages():
     chunks = [f"data: {one}\n\n", 'data: {"jsonrpc":"2.0","id":2,', f'"result":{{}}}}\n\ndata: {three}\n\n']
     parts = [MCPStreamPart("s", "http", "st", n, c.encode(), n == 2) for n, c in enumerate(chunks)]
     assert messages([parts[0], parts[2]]) == [one, three]  # part 1 lost: message 2 is dropped, not glued
+
+
+def test_parts_spilled_under_pressure_come_back_as_messages(tmp_path):
+    from recorder.store import spill
+
+    body = '{"jsonrpc":"2.0","id":1,"result":{"token":"tok-secret-12345"}}'
+    parts = through_relay(f"data: {body}\n\n".encode(), 7)
+    for part in parts:
+        part.secrets = ("tok-secret-12345",)
+    path = tmp_path / "x.spill.jsonl"
+    spill.append_events(path, parts, Redactor())
+    assert "tok-secret-12345" not in path.read_text()
+    bodies = [row["body"] for table, row in spill.read(path) if table == "mcp_messages"]
+    assert bodies == [body.replace("tok-secret-12345", "[REDACTED]")]

@@ -89,8 +89,9 @@ async def wrap(server: MCPServerConfig, config: Config, session: str | None) -> 
     }
     await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     problem = _why_not_clean(stdin_task, stdio, stopped_by)
-    if problem is None and stdin_task.done() and bridge.pending:
-        # The client is done sending (`wrap < requests.jsonl`): let what it asked be answered first.
+    if problem is None and stdin_task.done() and bridge.pending and not isinstance(channel, StdioChannel):
+        # The client is done sending (`wrap --url … < requests.jsonl`): let what it asked be answered
+        # first. (A stdio child learns it from its own stdin closing, and finishes as it sees fit.)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_drained(bridge, stop), DRAIN_SECONDS)
         problem = _why_not_clean(stdin_task, stdio, stopped_by)
