@@ -82,7 +82,7 @@ CONVERSATION_KEYS = ("messages", "tools", "input", "instructions", "system")
 
 
 def _tool_line(tool: dict[str, Any]) -> str:
-    fn = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+    fn: dict[str, Any] = tool["function"] if isinstance(tool.get("function"), dict) else tool
     name = fn.get("name") or tool.get("type") or "?"
     return f"tool {name}: {(fn.get('description') or '')[:100]}"
 

@@ -143,8 +143,8 @@ async def _anthropic_agent(base_url: str, tools: list[dict[str, Any]], call: Cal
         say(f"  assistant calls {use.name}({use.input.get('city')}) -> {result}")
         results.append({"type": "tool_result", "tool_use_id": use.id, "content": result})
     messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]}, {"role": "user", "content": results}]
-    stream: Any = client.messages.stream(messages=messages, **args)
-    async with stream as events:
+    stream_of: Any = client.messages.stream
+    async with stream_of(messages=messages, **args) as events:
         text = [t async for t in events.text_stream]
     say(f"  assistant answers (streamed): {''.join(text)}")
     await client.close()

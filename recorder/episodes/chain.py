@@ -82,7 +82,7 @@ def _add(db: sqlite3.Connection, history: History, row: sqlite3.Row) -> None:
     conversation = messages + ([answer] if answer else [])
     hashes = chain(conversation)
     variants = canonical.answer_variants()
-    alt_hash = chain(messages + [variants[1]])[-1] if len(variants) > 1 else None
+    alt_hash = chain([*messages, variants[1]])[-1] if len(variants) > 1 else None
     parent = stateful or _parent(db, conversation, hashes, session)
     state = row["completion_state"] or COMPLETE
     answered_at = row["started_at"] + (row["duration_ms"] or 0) / 1000
@@ -91,19 +91,19 @@ def _add(db: sqlite3.Connection, history: History, row: sqlite3.Row) -> None:
     tokens = (row["prompt_tokens"] or 0, row["completion_tokens"] or 0)
     continues = parent is not None and parent["exchange_id"] in (parent["last_exchange_id"], parent["resume_from"])
     # A retry may replace an answer that did not finish: the episode can resume from the turn before it.
-    resume = row["id"] if state == COMPLETE else (parent["exchange_id"] if continues else None)
-    if continues:
+    resume = row["id"] if state == COMPLETE else (parent["exchange_id"] if parent is not None and continues else None)
+    if parent is not None and continues:
         episode = parent["episode_id"]
         db.execute(
-            "UPDATE episodes SET updated_at = ?, last_exchange_id = ?, resume_from = ?, exchanges = exchanges + 1, turns = ?, "
-            "tool_calls = ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
+            "UPDATE episodes SET updated_at = ?, last_exchange_id = ?, resume_from = ?, exchanges = exchanges + 1, "
+            "turns = ?, tool_calls = ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
             "model = coalesce(?, model) WHERE id = ?",
             (row["started_at"], row["id"], resume, turns, calls, *tokens, row["model"], episode),
         )
     else:
         episode = db.execute(
-            "INSERT INTO episodes (session, source, started_at, updated_at, model, last_exchange_id, resume_from, exchanges, "
-            "turns, tool_calls, prompt_tokens, completion_tokens, first_user, forked_from) "
+            "INSERT INTO episodes (session, source, started_at, updated_at, model, last_exchange_id, resume_from, "
+            "exchanges, turns, tool_calls, prompt_tokens, completion_tokens, first_user, forked_from) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
             (
                 session, "import" if row["method"] == "IMPORT" else "proxy", row["started_at"], row["started_at"],
@@ -112,8 +112,8 @@ def _add(db: sqlite3.Connection, history: History, row: sqlite3.Row) -> None:
             ),
         ).lastrowid
     db.execute(
-        "INSERT OR REPLACE INTO episode_exchanges (exchange_id, episode_id, answer_index, conv_hash, alt_hash, answer_json, "
-        "answer_id, alt_ids, prev_exchange_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO episode_exchanges (exchange_id, episode_id, answer_index, conv_hash, alt_hash, "
+        "answer_json, answer_id, alt_ids, prev_exchange_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             row["id"], episode, len(conversation) - 1, hashes[-1], alt_hash,
             json.dumps(answer, ensure_ascii=False) if answer else None, canonical.response_id,
@@ -129,8 +129,8 @@ def _tool_calls(db: sqlite3.Connection, row: sqlite3.Row, answer: dict[str, Any]
     for idx, call in enumerate((answer or {}).get("tool_calls") or []):
         fn = call.get("function") or {}
         db.execute(
-            "INSERT OR REPLACE INTO llm_tool_calls (exchange_id, idx, tool_call_id, name, arguments, session, answered_at, alt_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO llm_tool_calls "
+            "(exchange_id, idx, tool_call_id, name, arguments, session, answered_at, alt_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (row["id"], idx, call.get("id"), fn.get("name") or "", canonical_args(fn.get("arguments")), row["session"], at,
              alt.get(call.get("id") or "")),
         )
@@ -147,7 +147,8 @@ def _returned(db: sqlite3.Connection, messages: list[dict[str, Any]], at: float)
         ).fetchall():
             # The client sent back the other id set (streamed vs completed): that set is the turn's.
             db.execute(
-                "UPDATE llm_tool_calls SET tool_call_id = alt_id, alt_id = tool_call_id WHERE exchange_id = ? AND idx = ?",
+                "UPDATE llm_tool_calls SET tool_call_id = alt_id, alt_id = tool_call_id "
+                "WHERE exchange_id = ? AND idx = ?",
                 (call["exchange_id"], call["idx"]),
             )
             db.execute(
@@ -155,7 +156,8 @@ def _returned(db: sqlite3.Connection, messages: list[dict[str, Any]], at: float)
                 (tool_call_id, call["exchange_id"], call["tool_call_id"]),
             )
         db.execute(
-            "UPDATE llm_tool_calls SET consumed_at = ? WHERE tool_call_id = ? AND consumed_at IS NULL AND answered_at <= ?",
+            "UPDATE llm_tool_calls SET consumed_at = ? "
+            "WHERE tool_call_id = ? AND consumed_at IS NULL AND answered_at <= ?",
             (at, tool_call_id, at),
         )
 
@@ -172,12 +174,13 @@ def _parent(db: sqlite3.Connection, conversation: list[dict[str, Any]], hashes: 
             continue
         sql = (
             "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id, e.resume_from FROM episode_exchanges ee "
-            "JOIN episodes e ON e.id = ee.episode_id WHERE (ee.conv_hash = ? OR ee.alt_hash = ?) AND ee.answer_index = ? "
+            "JOIN episodes e ON e.id = ee.episode_id "
+            "WHERE (ee.conv_hash = ? OR ee.alt_hash = ?) AND ee.answer_index = ? "
             + ("AND e.session = ? " if session else "")
             + ORDER
         )
         args: tuple[Any, ...] = (hashes[k], hashes[k], k, session) if session else (hashes[k], hashes[k], k)
-        row = db.execute(sql, args).fetchone()
+        row: sqlite3.Row | None = db.execute(sql, args).fetchone()
         if row is not None:
             return row
     return None

@@ -56,7 +56,8 @@ class History:
         """The stored answer whose output holds this item id (a Responses `item_reference`); newest first."""
         needle = json.dumps(item_id)
         for (text,) in self.db.execute(
-            "SELECT response_json FROM exchanges WHERE dialect = 'responses' AND instr(response_json, ?) > 0 ORDER BY id DESC LIMIT 5",
+            "SELECT response_json FROM exchanges WHERE dialect = 'responses' AND instr(response_json, ?) > 0 "
+            "ORDER BY id DESC LIMIT 5",
             (needle,),
         ):
             answer = _loads(text)
@@ -68,9 +69,12 @@ class History:
         """The chained exchange whose answer had this id; one whose episode still ends there first."""
         sql = (
             "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id, e.resume_from FROM episode_exchanges ee "
-            "JOIN episodes e ON e.id = ee.episode_id WHERE ee.answer_id = ? " + ("AND e.session = ? " if session else "") + ORDER
+            "JOIN episodes e ON e.id = ee.episode_id WHERE ee.answer_id = ? "
+            + ("AND e.session = ? " if session else "")
+            + ORDER
         )
-        return self.db.execute(sql, (response_id, session) if session else (response_id,)).fetchone()
+        row: sqlite3.Row | None = self.db.execute(sql, (response_id, session) if session else (response_id,)).fetchone()
+        return row
 
     def full(self, exchange_id: int) -> list[dict[str, Any]]:
         """The whole conversation of a chained exchange: what it was asked, then its answer."""
@@ -119,7 +123,9 @@ ORDER = (
 )
 
 
-def continued(before: list[dict[str, Any]], asked: list[dict[str, Any]], alternates: dict[str, str] | None = None) -> list[dict[str, Any]]:
+def continued(
+    before: list[dict[str, Any]], asked: list[dict[str, Any]], alternates: dict[str, str] | None = None
+) -> list[dict[str, Any]]:
     """`before` then the new items. New instructions replace the leading system messages; when the
     new tool results name the answer's alternate ids, the answer takes those ids."""
     history = list(before)

@@ -60,7 +60,7 @@ def decide(
         note = f"the connection failed after the answer was complete ({relay_error})"
     if dialect is None or not isinstance(answer, dict):
         return Completion(COMPLETE, note)
-    state, why = dialect.completion(answer)
+    state, reason = dialect.completion(answer)
     if state == ERROR:
-        return Completion(ERROR, why, why)
-    return Completion(state, why or note) if state in (TRUNCATED, INCOMPLETE) else Completion(COMPLETE, note)
+        return Completion(ERROR, reason, reason)
+    return Completion(state, reason or note) if state in (TRUNCATED, INCOMPLETE) else Completion(COMPLETE, note)

@@ -144,10 +144,11 @@ def build(
 
 
 def _text(headers: list[tuple[bytes, bytes]] | list[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [
-        (k.decode("latin-1"), v.decode("latin-1")) if isinstance(k, bytes) else (k, v)  # type: ignore[union-attr]
-        for k, v in headers
-    ]
+    return [(_latin1(k), _latin1(v)) for k, v in headers]
+
+
+def _latin1(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

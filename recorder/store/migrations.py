@@ -281,7 +281,7 @@ def m006_exchange_dialect_and_completion(db: sqlite3.Connection) -> None:
     run_sql(
         db,
         """
-        ALTER TABLE exchanges ADD COLUMN dialect TEXT;            -- chat_completions, responses, anthropic_messages; NULL: raw
+        ALTER TABLE exchanges ADD COLUMN dialect TEXT;            -- chat_completions, responses, anthropic_messages
         ALTER TABLE exchanges ADD COLUMN completion_state TEXT;   -- complete, truncated, incomplete or error
         ALTER TABLE exchanges ADD COLUMN completion_reason TEXT   -- why, for every state but a plain complete
         """,
@@ -335,20 +335,21 @@ def m007_episodes_across_dialects(db: sqlite3.Connection) -> None:
     run_sql(
         db,
         """
-        ALTER TABLE episode_exchanges ADD COLUMN alt_hash TEXT;         -- the same, with the answer's other tool-call ids
-        ALTER TABLE episode_exchanges ADD COLUMN answer_json TEXT;      -- the answer as a canonical assistant message
-        ALTER TABLE episode_exchanges ADD COLUMN answer_id TEXT;        -- the id a later request names to continue it
-        ALTER TABLE episode_exchanges ADD COLUMN alt_ids TEXT;          -- JSON {tool-call id: the other id a client may send}
-        ALTER TABLE episode_exchanges ADD COLUMN prev_exchange_id INTEGER;  -- the response this request continued (stateful)
+        ALTER TABLE episode_exchanges ADD COLUMN alt_hash TEXT;      -- conv_hash with the answer's other call ids
+        ALTER TABLE episode_exchanges ADD COLUMN answer_json TEXT;   -- the answer, a canonical assistant message
+        ALTER TABLE episode_exchanges ADD COLUMN answer_id TEXT;     -- the id a later request names to continue it
+        ALTER TABLE episode_exchanges ADD COLUMN alt_ids TEXT;       -- JSON {call id: the other id a client may send}
+        ALTER TABLE episode_exchanges ADD COLUMN prev_exchange_id INTEGER;  -- the response this one continued
         CREATE INDEX episode_exchanges_alt ON episode_exchanges(alt_hash);
         CREATE INDEX episode_exchanges_answer ON episode_exchanges(answer_id);
-        ALTER TABLE episodes ADD COLUMN resume_from INTEGER;            -- a retry of an unfinished last turn continues here
-        ALTER TABLE llm_tool_calls ADD COLUMN alt_id TEXT;              -- the other id of this call (vLLM streams other ids)
+        ALTER TABLE episodes ADD COLUMN resume_from INTEGER;         -- a retry of an unfinished last turn goes on here
+        ALTER TABLE llm_tool_calls ADD COLUMN alt_id TEXT;           -- this call's other id (vLLM streams other ids)
         CREATE INDEX llm_tool_calls_alt ON llm_tool_calls(alt_id)
         """,
     )
     if db.execute("SELECT 1 FROM curation LIMIT 1").fetchone() is None:
-        run_sql(db, "DELETE FROM links; DELETE FROM llm_tool_calls; DELETE FROM episode_exchanges; DELETE FROM episodes; DELETE FROM _cursors")
+        for table in ("links", "llm_tool_calls", "episode_exchanges", "episodes", "_cursors"):
+            db.execute(f"DELETE FROM {table}")
         return
     from recorder.dialects import by_name
 

@@ -16,7 +16,7 @@ def _loads(text: str | None) -> Any:
 
 def canonical_of(row: sqlite3.Row) -> Canonical | None:
     """The exchange in canonical chat form, by its dialect; None for raw paths and unreadable bodies."""
-    dialect = by_name(row["dialect"]) if "dialect" in row.keys() else None
+    dialect = by_name(row["dialect"])
     if dialect is None:
         return None
     try:
@@ -41,13 +41,12 @@ def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
     """The one-line view of an exchange: what `tracemill exchanges` lists."""
     canonical = canonical_of(row)
     answer = _one_line(canonical.answer if canonical else None) or row["error"] or ""
-    keys = row.keys()
     return {
         "id": row["id"],
         "started_at": row["started_at"],
         "session": row["session"],
         "path": row["path"],
-        "dialect": row["dialect"] if "dialect" in keys else None,
+        "dialect": row["dialect"],
         "model": row["model"],
         "status": row["status"],
         "stream": bool(row["stream"]),
@@ -56,8 +55,8 @@ def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
         "prompt_tokens": row["prompt_tokens"],
         "completion_tokens": row["completion_tokens"],
         "incomplete": bool(row["incomplete"]),
-        "completion_state": row["completion_state"] if "completion_state" in keys else None,
-        "completion_reason": row["completion_reason"] if "completion_reason" in keys else None,
+        "completion_state": row["completion_state"],
+        "completion_reason": row["completion_reason"],
         "error": row["error"],
         "summary": answer[:160],
     }

@@ -38,13 +38,22 @@ def assert_exported(db: Path, out: Path, seen: Seen) -> dict:
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning", "both"])
 async def test_openai_chat(tmp_path, streamed, field):
     # "both": vLLM during its field rename streams each piece under both names; recorded once.
-    seen = await recorded(tmp_path / "t.db", lambda url: chat_run(url, streamed, **{"x-script-parallel": "2"}), Script(reasoning_field=field))
+    seen = await recorded(
+        tmp_path / "t.db",
+        lambda url: chat_run(url, streamed, **{"x-script-parallel": "2"}),
+        Script(reasoning_field=field),
+    )
     row = assert_exported(tmp_path / "t.db", tmp_path / "e.jsonl", seen)
-    assert len(row["messages"][2]["tool_calls"]) == 2 and row["messages"][2]["reasoning_content"].count("The user asks") == 1
+    assert (
+        len(row["messages"][2]["tool_calls"]) == 2
+        and row["messages"][2]["reasoning_content"].count("The user asks") == 1
+    )
 
 
 @pytest.mark.parametrize("streamed", [False, True], ids=["whole", "streamed"])
-@pytest.mark.parametrize(("stateful", "ids"), [(False, "completed"), (False, "streamed"), (True, "completed"), (True, "streamed")])
+@pytest.mark.parametrize(
+    ("stateful", "ids"), [(False, "completed"), (False, "streamed"), (True, "completed"), (True, "streamed")]
+)
 async def test_openai_responses(tmp_path, streamed, stateful, ids):
     if ids == "streamed" and not streamed:
         pytest.skip("only a stream has streamed ids")
@@ -64,7 +73,9 @@ async def test_openai_agents_sdk(tmp_path, model_class, streamed):
 async def test_anthropic_sdk_with_thinking_and_tool_use(tmp_path, streamed):
     seen = await recorded(tmp_path / "t.db", lambda url: anthropic_run(url, streamed), prefix="")
     row = assert_exported(tmp_path / "t.db", tmp_path / "e.jsonl", seen)
-    assert "billing" not in row["messages"][0]["content"]  # Claude Code's per-request block stays in the raw record only
+    assert (
+        "billing" not in row["messages"][0]["content"]
+    )  # Claude Code's per-request block stays in the raw record only
 
 
 async def test_every_dialect_shows_tokens_an_answer_and_its_tools_in_exchanges(tmp_path):

@@ -23,8 +23,12 @@ from tests.support.serving import start_serve
 
 RUNS: dict[str, Callable[[str, str, Tool], Awaitable[Seen]]] = {
     "chat": lambda proxy, prefix, tool: chat_run(f"{proxy}{prefix}/v1", True, tool),
-    "responses-streamed-ids": lambda proxy, prefix, tool: responses_run(f"{proxy}{prefix}/v1", True, False, "streamed", tool),
-    "responses-stateful": lambda proxy, prefix, tool: responses_run(f"{proxy}{prefix}/v1", False, True, "completed", tool),
+    "responses-streamed-ids": lambda proxy, prefix, tool: responses_run(
+        f"{proxy}{prefix}/v1", True, False, "streamed", tool
+    ),
+    "responses-stateful": lambda proxy, prefix, tool: responses_run(
+        f"{proxy}{prefix}/v1", False, True, "completed", tool
+    ),
     "anthropic": lambda proxy, prefix, tool: anthropic_run(f"{proxy}{prefix}", True, tool),
 }
 
@@ -46,7 +50,9 @@ async def test_mcp_calls_link_to_the_tool_call_ids_the_client_carried(tmp_path, 
                 async def through_mcp(args: dict) -> str:
                     return (await mcp.call_tool("echo", args)).content[0].text
 
-                seen = await RUNS[client](proxy, "", Tool("echo", echo.description or "", echo.input_schema, through_mcp))
+                seen = await RUNS[client](
+                    proxy, "", Tool("echo", echo.description or "", echo.input_schema, through_mcp)
+                )
         finally:
             proc.terminate()
             proc.wait(10)

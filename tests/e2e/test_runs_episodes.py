@@ -30,11 +30,11 @@ RUNS = {
 @pytest.mark.parametrize("dialect", list(RUNS))
 async def test_three_sequential_and_three_concurrent_runs_are_six_episodes(tmp_path, dialect, deterministic):
     db = tmp_path / "t.db"
-    async with running(ScriptedUpstream(Script(deterministic=deterministic, chunk_delay=0.002))) as up:
-        async with proxy_for(up, db) as (proxy, app):
-            seen = [await RUNS[dialect](proxy) for _ in range(3)]
-            seen += await asyncio.gather(*(RUNS[dialect](proxy) for _ in range(3)))
-            await app.recorder.flush()
+    upstream = ScriptedUpstream(Script(deterministic=deterministic, chunk_delay=0.002))
+    async with running(upstream) as up, proxy_for(up, db) as (proxy, app):
+        seen = [await RUNS[dialect](proxy) for _ in range(3)]
+        seen += await asyncio.gather(*(RUNS[dialect](proxy) for _ in range(3)))
+        await app.recorder.flush()
     listed = [json.loads(line) for line in tm("traces", "list", "--json", "--db", str(db)).stdout.splitlines()]
     assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in listed] == [(2, 2, None)] * 6
     rows = export(db, tmp_path / "e.jsonl")

@@ -43,8 +43,17 @@ async def agent_run(base: str, model_class: str, streamed: bool) -> Seen:
     tool = get_weather
     seen = Seen(
         [{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}],
-        [{"type": "function", "function": {"name": tool.name, "description": tool.description,
-                                           "parameters": tool.params_json_schema, "strict": tool.strict_json_schema}}],
+        [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.params_json_schema,
+                    "strict": tool.strict_json_schema,
+                },
+            }
+        ],
     )
     turn: dict[str, Any] | None = None
     for item in run.new_items:

@@ -32,10 +32,19 @@ class Tool:
     run: Callable[[dict[str, Any]], Awaitable[str]]
 
     def chat(self) -> dict[str, Any]:
-        return {"type": "function", "function": {"name": self.name, "description": self.description, "parameters": self.schema}}
+        return {
+            "type": "function",
+            "function": {"name": self.name, "description": self.description, "parameters": self.schema},
+        }
 
     def responses(self) -> dict[str, Any]:
-        return {"type": "function", "name": self.name, "description": self.description, "parameters": self.schema, "strict": False}
+        return {
+            "type": "function",
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.schema,
+            "strict": False,
+        }
 
     def anthropic(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "input_schema": self.schema}
@@ -63,7 +72,9 @@ def assistant(content: str | None, reasoning: str | None, calls: list[tuple[str,
     if reasoning:
         message["reasoning_content"] = reasoning
     if calls:
-        message["tool_calls"] = [{"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls]
+        message["tool_calls"] = [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": a}} for i, n, a in calls
+        ]
     return message
 
 
@@ -139,8 +150,15 @@ async def responses_run(
     items: list[Any] = [{"role": "user", "content": QUESTION}]
     previous, new_items = None, items
     for _ in range(4):
-        args: dict[str, Any] = {"model": "qwen", "instructions": SYSTEM, "tools": [definition], "extra_headers": headers}
-        args.update(previous_response_id=previous, input=new_items) if stateful and previous else args.update(input=items)
+        args: dict[str, Any] = {
+            "model": "qwen",
+            "instructions": SYSTEM,
+            "tools": [definition],
+            "extra_headers": headers,
+        }
+        args.update(previous_response_id=previous, input=new_items) if stateful and previous else args.update(
+            input=items
+        )
         if streamed:
             done, final = [], None
             async for event in await client.responses.create(**args, stream=True):
@@ -155,7 +173,10 @@ async def responses_run(
             output, response_id = response.output, response.id
         turn, calls = _responses_turn(output)
         seen.messages.append(turn)
-        results = [{"type": "function_call_output", "call_id": c.call_id, "output": await run_tool(tool, c.arguments)} for c in calls]
+        results = [
+            {"type": "function_call_output", "call_id": c.call_id, "output": await run_tool(tool, c.arguments)}
+            for c in calls
+        ]
         seen.messages += [{"role": "tool", "tool_call_id": r["call_id"], "content": r["output"]} for r in results]
         items = items + [i.model_dump(exclude_none=True) for i in output] + results
         previous, new_items = response_id, results
@@ -168,11 +189,20 @@ async def responses_run(
 async def anthropic_run(base: str, streamed: bool, tool: Tool = GET_WEATHER, **headers: str) -> Seen:
     """anthropic SDK with extended thinking and tool use; Claude Code's billing block in `system`."""
     client = anthropic.AsyncAnthropic(base_url=base, api_key="sk-ant-client-0123456789", max_retries=0)
-    system = [{"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1; cch=9f1c2;"}, {"type": "text", "text": SYSTEM}]
+    system = [
+        {"type": "text", "text": "x-anthropic-billing-header: cc_version=2.1; cch=9f1c2;"},
+        {"type": "text", "text": SYSTEM},
+    ]
     messages: list[dict[str, Any]] = [{"role": "user", "content": QUESTION}]
     seen = Seen([{"role": "system", "content": SYSTEM}, {"role": "user", "content": QUESTION}], [tool.chat()])
-    args = {"model": "qwen", "max_tokens": 2048, "system": system, "tools": [tool.anthropic()],
-            "thinking": {"type": "enabled", "budget_tokens": 1024}, "extra_headers": headers}
+    args = {
+        "model": "qwen",
+        "max_tokens": 2048,
+        "system": system,
+        "tools": [tool.anthropic()],
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "extra_headers": headers,
+    }
     for _ in range(4):
         if streamed:
             async with client.messages.stream(messages=messages, **args) as stream:
@@ -182,7 +212,9 @@ async def anthropic_run(base: str, streamed: bool, tool: Tool = GET_WEATHER, **h
         thinking = "".join(b.thinking for b in answer.content if b.type == "thinking")
         text = "".join(b.text for b in answer.content if b.type == "text")
         uses = [b for b in answer.content if b.type == "tool_use"]
-        seen.messages.append(assistant(text or None, thinking or None, [(u.id, u.name, json.dumps(u.input)) for u in uses]))
+        seen.messages.append(
+            assistant(text or None, thinking or None, [(u.id, u.name, json.dumps(u.input)) for u in uses])
+        )
         messages.append({"role": "assistant", "content": [b.model_dump(exclude_none=True) for b in answer.content]})
         if not uses:
             break
