@@ -106,3 +106,15 @@ def test_a_backlog_drops_the_oldest_droppable_items_but_keeps_answers_and_the_ne
     assert list(backlog) == ["answer", "n3"] and backlog.size == 8 and backlog.dropped == 2
     backlog.append("huge", 100)
     assert list(backlog) == ["answer", "huge"]
+
+
+def test_the_limits_are_read_from_the_config_and_checked():
+    import pytest
+
+    from proxy.config import ConfigError, parse_mcp_server
+
+    server = parse_mcp_server("s", {"command": "x", "max_sessions": 4, "idle_seconds": 30, "backlog_bytes": 1000})
+    assert (server.max_sessions, server.idle_seconds, server.backlog_bytes) == (4, 30.0, 1000)
+    assert parse_mcp_server("d", {"command": "x"}).max_sessions == 32
+    with pytest.raises(ConfigError, match="mcp.servers.s.max_sessions must be more than 0"):
+        parse_mcp_server("s", {"command": "x", "max_sessions": 0})
