@@ -15,8 +15,10 @@ import httpx2
 from mcp import Client
 from openai import AsyncOpenAI
 
+from proxy.config import Config
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
+from proxy.ui import build
 from tests.support.mcp_harness import ROOT
 from tests.support.serving import start_serve
 
@@ -85,5 +87,13 @@ def page_token(html: str) -> str:
     return found.group(1)
 
 
-def token_of(base: str) -> str:
-    return page_token(httpx2.get(base + "/ui/episodes", timeout=10).text)
+@asynccontextmanager
+async def viewer(db: Path, host: str = "127.0.0.1", **ui: Any) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
+    """The viewer alone (as `tracemill ui` runs it) on a real socket, bound as if to `host`; a client for it."""
+    config = Config()
+    config.store.path = str(db)
+    config.server.host = host
+    for key, value in ui.items():
+        setattr(config.ui, key, value)
+    async with running(build(config, standalone=True)) as url, httpx2.AsyncClient(base_url=url, timeout=20) as client:
+        yield url, client

@@ -7,20 +7,15 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx2
 import pytest
 
-from proxy.config import Config
-from proxy.server import running
-from proxy.ui import build
 from recorder import Filters, open_reader
 from tests.support.cli import tm
-from tests.support.viewer_data import page_token, record_runs, serving
+from tests.support.viewer_data import page_token, record_runs, serving, viewer
 
 
 @pytest.fixture(scope="module")
@@ -45,17 +40,6 @@ def episode_ids(db: Path) -> dict[str, int]:
 def steps(db: Path) -> int:
     with open_reader(db) as reader:
         return sum(len(reader.curation_history(episode)) for episode in episode_ids(db).values())
-
-
-@asynccontextmanager
-async def viewer(db: Path, host: str = "127.0.0.1", **ui: Any) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
-    config = Config()
-    config.store.path = str(db)
-    config.server.host = host
-    for key, value in ui.items():
-        setattr(config.ui, key, value)
-    async with running(build(config, standalone=True)) as url, httpx2.AsyncClient(base_url=url, timeout=20) as client:
-        yield url, client
 
 
 async def test_a_change_needs_the_viewers_origin_and_token_else_403_and_nothing_written(recorded):
