@@ -13,6 +13,7 @@ import pytest
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
 from tests.support.cli import tm
+from tests.support.export_data import workshop_trace
 from tests.support.serving import free_port, start_serve
 
 
@@ -43,6 +44,7 @@ async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(tmp_p
             proc.wait(10)
     out = open(proc.log_path).read()
     assert f"listening on {proxy}/v1, forwarding to {up}/v1, recording to {db}" in out
+    assert f"viewer at {proxy}/ui/" in out
     assert "POST /v1/chat/completions 200 qwen" in out  # one INFO line per exchange
     listed = tm("exchanges", "--db", str(db), "--json")
     (row,) = [json.loads(line) for line in listed.stdout.splitlines()]
@@ -75,7 +77,10 @@ def test_demo_runs_offline_and_records(tmp_path):
     every = tm("demo", "--dialect", "all", "--db", str(tmp_path / "all.db"))
     assert every.returncode == 0, every.stderr
     assert all(f"{name}:" in every.stdout for name in ("Chat Completions", "Responses", "Anthropic Messages"))
-    listed = [json.loads(line) for line in tm("traces", "list", "--json", "--db", str(tmp_path / "all.db")).stdout.splitlines()]
+    listed = [
+        json.loads(line)
+        for line in tm("traces", "list", "--json", "--db", str(tmp_path / "all.db")).stdout.splitlines()
+    ]
     assert len(listed) == 3 and all(e["turns"] == 2 for e in listed)
     assert every.stdout.count("⇄ MCP weather") == 1  # the anthropic episode, its tool call linked to the MCP call
 
@@ -98,6 +103,37 @@ def test_demo_ui_keeps_serving_the_viewer_on_its_store(tmp_path):
         assert f"http://127.0.0.1:{port}/ui/" in line
         page = httpx2.get(f"http://127.0.0.1:{port}/ui/episodes/1", timeout=10)
         assert page.status_code == 200 and "⇄ MCP <b>weather</b>" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_ui_serves_the_viewer_alone_and_a_missing_store_is_one_line(tmp_path):
+    assert "no tracemill database" in tm("ui", "--db", str(tmp_path / "none.db")).stderr
+    db = tmp_path / "x.db"
+    assert tm("import", "--db", str(db), str(workshop_trace(tmp_path))).returncode == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "proxy", "ui", "--db", str(db), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert f"tracemill viewer at http://127.0.0.1:{port}/ui/, reading {db}" in line
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                home = httpx2.get(f"http://127.0.0.1:{port}/", timeout=5)
+                break
+            except httpx2.TransportError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        assert home.status_code == 307 and home.headers["location"] == "/ui/"
+        listing = httpx2.get(f"http://127.0.0.1:{port}/ui/episodes", timeout=10)
+        assert listing.status_code == 200 and "open example.com" in listing.text
     finally:
         proc.terminate()
         proc.wait(10)
