@@ -13,7 +13,7 @@ from recorder.events import LLMExchange, MCPMessage
 from recorder.ingest.redact import Redactor
 from recorder.recording import NullRecorder, Recorder
 from recorder.store import open_reader
-from recorder.store.migrations import SchemaError
+from recorder.store.migrate import SchemaError
 from recorder.store.reader import TraceReader
 from recorder.store.writer import Store, WriterConfig
 

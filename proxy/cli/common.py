@@ -39,7 +39,7 @@ def _db(ctx: click.Context) -> str:
 def _open(ctx: click.Context) -> TraceReader:
     """The read API over the store; a missing or too-new store is a one-line error."""
     from recorder.store import open_reader
-    from recorder.store.migrations import SchemaError
+    from recorder.store.migrate import SchemaError
 
     try:
         return open_reader(_db(ctx))

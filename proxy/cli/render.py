@@ -12,6 +12,9 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from recorder.dialects.chat_completions import REASONING_FIELDS
+from recorder.episodes.normalize import readable_text
+
 console = Console()
 
 
@@ -46,16 +49,14 @@ def message_panel(message: dict[str, Any], title: str | None = None) -> Panel:
     """One chat message: reasoning dimmed, tool calls as pretty JSON."""
     role = message.get("role", "?")
     parts: list[Any] = []
-    for field in ("reasoning_content", "reasoning"):
+    for field in REASONING_FIELDS:
         if message.get(field):
             parts.append(Text(str(message[field]).strip(), style="dim italic"))
     if message.get("redacted_thinking"):
         parts.append(Text("[part of the reasoning was redacted by the provider]", style="dim italic"))
-    content = message.get("content")
-    if isinstance(content, list):
-        content = "\n".join(p.get("text", json.dumps(p)) if isinstance(p, dict) else str(p) for p in content)
+    content = readable_text(message.get("content"))
     if content:
-        parts.append(Text(fold(str(content))))
+        parts.append(Text(fold(content)))
     for call in message.get("tool_calls") or []:
         fn = call.get("function") or {}
         try:

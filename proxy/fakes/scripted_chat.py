@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from proxy.fakes.scripted import Ask, Call, Frames, Ids, Turn, pieces, plan, seed_of, sse, text_of
-from recorder.dialects.chat_completions import PATH
+from recorder.dialects.chat_completions import PATH, REASONING_FIELDS
 
 __all__ = ["PATH", "answer", "stream"]
 
@@ -36,7 +36,7 @@ def answer(call: Call) -> tuple[int, dict[str, Any]]:
     ask = ask_of(request)
     turn = plan(ask, call.parallel, ids.sample, call.truncate)
     message: dict[str, Any] = {"role": "assistant", "content": turn.content}
-    for name in ("reasoning_content", "reasoning") if script.reasoning_field == "both" else (script.reasoning_field,):
+    for name in REASONING_FIELDS if script.reasoning_field == "both" else (script.reasoning_field,):
         message[name] = turn.reasoning
     if turn.calls:
         message["tool_calls"] = [
@@ -62,7 +62,7 @@ def answer(call: Call) -> tuple[int, dict[str, Any]]:
 def stream(call: Call, completion: dict[str, Any]) -> Frames:
     """The chunks vLLM streams for `completion`: role, reasoning words, content words, tool calls, finish."""
     head = {k: completion[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
-    fields = [k for k in ("reasoning_content", "reasoning") if k in completion["choices"][0]["message"]]
+    fields = [k for k in REASONING_FIELDS if k in completion["choices"][0]["message"]]
 
     def chunk(k: int, delta: dict[str, Any], finish: str | None = None) -> bytes:
         return sse({**head, "choices": [{"index": k, "delta": delta, "logprobs": None, "finish_reason": finish}]})

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-REASONING_FIELDS = ("reasoning_content", "reasoning")
+from recorder.dialects.chat_completions import REASONING_FIELDS
+
 Group = tuple[str, list[int]]  # text shown, the ids that produced it
 Part = tuple[str, str, int]  # kind (markup, reasoning, content, head, args, end), text, tool index
 Span = tuple[str, int, int, int]  # kind, tool index, start and end in the generated text

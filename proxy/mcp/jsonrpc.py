@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from recorder.canonical import canonical_json
 from recorder.json_members import first_byte, members
 
 _PEEK_LIMIT = 256 * 1024  # larger messages are peeked at by their head, not parsed whole
@@ -16,7 +17,7 @@ _HEAD_ID = re.compile(rb'^\s*\{[^{}\[\]]*?"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*"|nu
 
 def id_text(value: Any) -> str:
     """An id as compact JSON text, the form used as a routing key (1 and "1" stay apart)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return canonical_json(value)
 
 
 @dataclass(slots=True)

@@ -13,6 +13,7 @@ from typing import Any
 
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
+from recorder.episodes.normalize import readable_text as text_of
 
 PREVIEW_LINES = 6
 PREVIEW_CHARS = 600
@@ -57,28 +58,6 @@ class Turn:
     dropped: bool = False
     edited: bool = False
     original: str | None = None  # the recorded turn, when an edit replaces it in exports
-
-
-def text_of(content: Any) -> str:
-    """Message content as text; parts that are not text are named, not dumped."""
-    if content is None:
-        return ""
-    if isinstance(content, list):
-        parts = []
-        for part in content:
-            if isinstance(part, dict) and part.get("type") == "text":
-                parts.append(str(part.get("text", "")))
-            elif isinstance(part, dict):
-                url = (
-                    str((part.get("image_url") or {}).get("url", "")) if isinstance(part.get("image_url"), dict) else ""
-                )
-                parts.append(
-                    f"[{part.get('type', 'part')}{' ' + url[:60] if url and not url.startswith('data:') else ''}]"
-                )
-            else:
-                parts.append(str(part))
-        return "\n".join(parts)
-    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
 
 
 def pretty_json(arguments: Any) -> str:

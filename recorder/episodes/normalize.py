@@ -10,9 +10,11 @@ import hashlib
 import json
 from typing import Any
 
+from recorder.canonical import canonical_json
+
 
 def text_of(content: Any) -> str:
-    """A message's content as plain text (a list of parts is joined)."""
+    """A message's content as plain text (a list of parts is joined): the form that is hashed and exported."""
     if content is None:
         return ""
     if isinstance(content, list):
@@ -20,13 +22,34 @@ def text_of(content: Any) -> str:
     return str(content)
 
 
+def readable_text(content: Any) -> str:
+    """Message content for people (the CLI and the viewer): text parts on their own lines, other parts
+    named (`[image_url https://…]`), never dumped."""
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, dict):
+                image = part.get("image_url")
+                url = str(image.get("url", "")) if isinstance(image, dict) else ""
+                shown = f" {url[:60]}" if url and not url.startswith("data:") else ""
+                parts.append(f"[{part.get('type', 'part')}{shown}]")
+            else:
+                parts.append(str(part))
+        return "\n".join(parts)
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
+
+
 def canonical_args(arguments: Any) -> str:
     if isinstance(arguments, str):
         try:
             arguments = json.loads(arguments)
         except ValueError:
-            return arguments.strip()
-    return json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            return str(arguments).strip()
+    return canonical_json(arguments)
 
 
 def normalize(message: dict[str, Any]) -> list[Any]:

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
+from recorder.canonical import canonical_json
 from recorder.events import MCPMessage, new_uid
 from recorder.ingest import Row
 from recorder.ingest.redact import Redactor
@@ -26,12 +27,8 @@ log = logging.getLogger("tracemill.recorder")
 _LOGGED: set[tuple[str, str]] = set()  # (server, reason) already logged
 
 
-def canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
 def tool_hash(definition: Any) -> str:
-    return hashlib.sha256(canonical(definition).encode()).hexdigest()
+    return hashlib.sha256(canonical_json(definition).encode()).hexdigest()
 
 
 def classify(message: Any) -> str:
@@ -126,7 +123,7 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
         uid = ev.uid if n == 0 else new_uid()
         kind = classify(message)
         method = message.get("method") if isinstance(message, dict) else None
-        rpc_id = canonical(message["id"]) if isinstance(message, dict) and "id" in message else None
+        rpc_id = canonical_json(message["id"]) if isinstance(message, dict) and "id" in message else None
         if note is not None:
             kind, method, rpc_id = scanned[:3]
         body_obj = message
@@ -151,7 +148,7 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
                 if method == "tools/list" and kind == "response" and message is not None:
                     rows.extend(_tool_rows(ev, message.get("result") or {}))
         body = text if body_obj is parsed and n == 0 and len(items) == 1 else (
-            canonical(body_obj) if body_obj is not None else text
+            canonical_json(body_obj) if body_obj is not None else text
         )
         rows.append(
             (
@@ -168,7 +165,7 @@ def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
                     "method": method,
                     "rpc_id": rpc_id,
                     "body": redactor.text(body, ev.secrets),
-                    "size": len(ev.body) if len(items) == 1 else len(canonical(message)),
+                    "size": len(ev.body) if len(items) == 1 else len(canonical_json(message)),
                     "reply_to": reply_to,
                     "latency_ms": latency,
                     "is_error": is_error,
@@ -185,6 +182,6 @@ def _tool_rows(ev: MCPMessage, result: dict[str, Any]) -> list[Row]:
         if not isinstance(tool, dict):
             continue
         digest = tool_hash(tool)
-        rows.append(("tools", {"hash": digest, "name": tool.get("name", ""), "definition": canonical(tool), "first_seen": ev.at}))
+        rows.append(("tools", {"hash": digest, "name": tool.get("name", ""), "definition": canonical_json(tool), "first_seen": ev.at}))
         rows.append(("server_tools", {"server": ev.server, "hash": digest, "first_seen": ev.at}))
     return rows

@@ -14,11 +14,12 @@ from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
 
-from recorder.episodes import browse, chain, curation
+from recorder.episodes import curation
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
 from recorder.episodes.filters import Filters
-from recorder.store import curation_log, episode_queries, linking, queries, stats, token_queries
+from recorder.store import browse, chaining, curation_log, episode_queries, linking, queries, stats, token_queries
+from recorder.store.conversations import load_episode
 from recorder.store.token_queries import TokenCall
 from recorder.store.sqlite import open_existing
 
@@ -48,7 +49,7 @@ class TraceReader:
 
     def refresh(self) -> None:
         """Chain new exchanges into episodes and link new MCP calls (incremental; cheap when nothing is new)."""
-        chain.update(self._db)
+        chaining.update(self._db)
         linking.update(self._db)
 
     # Exchanges and MCP calls, as recorded
@@ -90,7 +91,7 @@ class TraceReader:
         for episode_id in episode_queries.ids(self._db, filters):
             state = states.get(episode_id, Curation())
             if filters.keeps(state):
-                episode = chain.conversation(self._db, episode_id)
+                episode = load_episode(self._db, episode_id)
                 if episode is not None:
                     yield episode, state
 
@@ -105,7 +106,7 @@ class TraceReader:
     def episode(self, episode_id: int) -> Episode | None:
         """One episode: the last request's messages plus its answer, each assistant turn with its reasoning."""
         self.refresh()
-        return chain.conversation(self._db, episode_id)
+        return load_episode(self._db, episode_id)
 
     def links(self, exchange_ids: list[int]) -> dict[str, dict[str, Any]]:
         """tool_call_id -> the MCP call linked to it: server, latency, result, how it was matched."""

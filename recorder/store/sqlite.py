@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from recorder.ingest import Row
 from recorder.store import migrations
+from recorder.store.transaction import transaction
+
+__all__ = ["SQLiteSink", "connect", "insert_rows", "open_existing", "transaction"]
 
 BUSY_TIMEOUT_MS = 10_000  # several processes may write one file; a writer waits this long for the lock
 
@@ -67,18 +69,6 @@ def open_existing(path: str | os.PathLike[str]) -> sqlite3.Connection:
         db.close()
         raise
     return db
-
-
-@contextmanager
-def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: a crash never leaves half a batch."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def insert_rows(db: sqlite3.Connection, rows: Iterable[Row]) -> int:

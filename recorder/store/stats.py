@@ -18,7 +18,8 @@ def per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
     """day -> exchanges, failed exchanges, new episodes, prompt and completion tokens."""
     days: dict[str, dict[str, Any]] = {}
     for r in db.execute(
-        f"SELECT {DAY} AS day, count(*), sum({FAILED}), sum(coalesce(prompt_tokens, 0)), sum(coalesce(completion_tokens, 0)) "
+        f"SELECT {DAY} AS day, count(*), sum({FAILED}), sum(coalesce(prompt_tokens, 0)), "
+        "sum(coalesce(completion_tokens, 0)) "
         f"FROM exchanges WHERE started_at >= ? GROUP BY day",
         (since,),
     ):
@@ -39,7 +40,8 @@ def per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
 
 def tokens_per_model(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
     rows = db.execute(
-        "SELECT coalesce(model, '-') AS m, count(*), sum(coalesce(prompt_tokens, 0)), sum(coalesce(completion_tokens, 0)) "
+        "SELECT coalesce(model, '-') AS m, count(*), sum(coalesce(prompt_tokens, 0)), "
+        "sum(coalesce(completion_tokens, 0)) "
         "FROM exchanges WHERE started_at >= ? GROUP BY m ORDER BY 3 + 4 DESC",
         (since,),
     ).fetchall()
@@ -56,7 +58,8 @@ def latency_per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]
     durations: dict[str, list[float]] = {}
     ttfbs: dict[str, list[float]] = {}
     for day, duration, ttfb in db.execute(
-        f"SELECT {DAY}, duration_ms, ttfb_ms FROM exchanges WHERE started_at >= ? AND duration_ms IS NOT NULL AND NOT {FAILED}",
+        f"SELECT {DAY}, duration_ms, ttfb_ms FROM exchanges "
+        f"WHERE started_at >= ? AND duration_ms IS NOT NULL AND NOT {FAILED}",
         (since,),
     ):
         durations.setdefault(day, []).append(duration)
@@ -81,7 +84,8 @@ def tool_calls_per_tool(db: sqlite3.Connection, since: float, limit: int = 15) -
     """The tools models called most (from their answers), with how many of those calls reached an MCP server."""
     rows = db.execute(
         "SELECT t.name, count(*), count(l.mcp_uid) FROM llm_tool_calls t "
-        "LEFT JOIN links l ON l.exchange_id = t.exchange_id AND l.tool_call_id = t.tool_call_id AND l.method != 'retry' "
+        "LEFT JOIN links l ON l.exchange_id = t.exchange_id AND l.tool_call_id = t.tool_call_id "
+        "AND l.method != 'retry' "
         "WHERE t.answered_at >= ? GROUP BY t.name ORDER BY 2 DESC LIMIT ?",
         (since, limit),
     ).fetchall()
@@ -90,14 +94,17 @@ def tool_calls_per_tool(db: sqlite3.Connection, since: float, limit: int = 15) -
 
 def totals(db: sqlite3.Connection) -> dict[str, int]:
     row = db.execute(
-        f"SELECT (SELECT count(*) FROM exchanges), (SELECT count(*) FROM exchanges WHERE {FAILED}), (SELECT count(*) FROM episodes), "
+        f"SELECT (SELECT count(*) FROM exchanges), (SELECT count(*) FROM exchanges WHERE {FAILED}), "
+        "(SELECT count(*) FROM episodes), "
         "(SELECT count(*) FROM mcp_calls), (SELECT count(*) FROM curation)"
     ).fetchone()
     return dict(zip(("exchanges", "failed", "episodes", "mcp_calls", "curation_steps"), row, strict=True))
 
 
-LIGHT = (  # what a summary needs, without the request body (it can be megabytes): the answer comes from the response
-    "id, started_at, session, method, path, model, status, stream, duration_ms, ttfb_ms, prompt_tokens, completion_tokens, "
+# What a summary needs, without the request body (it can be megabytes): the answer comes from the response.
+LIGHT = (
+    "id, started_at, session, method, path, model, status, stream, duration_ms, ttfb_ms, "
+    "prompt_tokens, completion_tokens, "
     "incomplete, error, response_json, NULL AS request_json, dialect, completion_state, completion_reason, "
     "length(response_raw) AS raw_size"  # a BLOB's length is in its header; a TEXT's would read all of it
 )

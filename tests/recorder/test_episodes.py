@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from recorder.episodes import chain as episodes
+from recorder.store import chaining as episodes
+from recorder.store.conversations import load_episode
 from recorder.store.sqlite import open_existing as open_db
 from tests.support.episode_data import add_exchange, assistant
 
@@ -30,7 +31,7 @@ def test_an_agent_loop_is_one_episode_with_every_turns_reasoning_even_when_the_c
     add_exchange(db, [SYS, U1, echoed, tool("c1", "18°C")], a2, at=2)
     conn, eps = all_episodes(db)
     assert len(eps) == 1 and eps[0]["exchanges"] == 2 and eps[0]["turns"] == 2 and eps[0]["tool_calls"] == 1
-    episode = episodes.conversation(conn, eps[0]["id"])
+    episode = load_episode(conn, eps[0]["id"])
     assert [m["role"] for m in episode.messages] == ["system", "user", "assistant", "tool", "assistant"]
     assert episode.messages[2]["reasoning_content"] == "I need the weather tool."  # recovered from the first exchange
     assert episode.messages[4]["reasoning_content"] == "Now I can answer."  # `reasoning` normalised
@@ -47,7 +48,7 @@ def test_an_edit_or_restart_starts_a_new_episode_and_a_later_turn_forks(tmp_path
     add_exchange(db, [U1, a1, {"role": "user", "content": "and Oslo?"}], assistant("Oslo is cold.", "r4"), at=4)  # an edit of turn 2
     conn, eps = all_episodes(db)
     assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in eps] == [(2, 2, None), (1, 1, None), (1, 2, eps[0]["id"])]
-    fork = episodes.conversation(conn, eps[2]["id"])
+    fork = load_episode(conn, eps[2]["id"])
     assert [m.get("reasoning_content") for m in fork.messages if m["role"] == "assistant"] == ["r1", "r4"]
 
 

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import sqlite3
 
+import pytest
+
 from recorder.events import LLMExchange
 from recorder.store import migrations
 from recorder.store.spill import recover
@@ -15,9 +17,14 @@ from recorder.store.writer import Store, WriterConfig
 
 def exchange(i: int) -> LLMExchange:
     return LLMExchange(
-        method="POST", path="/v1/chat/completions", upstream_url="http://u/v1/chat/completions",
-        request_headers=[], request_body=b'{"model": "m%d", "messages": []}' % i, status=200,
-        response_headers=[(b"content-type", b"application/json")], response_chunks=[b'{"choices": []}'],
+        method="POST",
+        path="/v1/chat/completions",
+        upstream_url="http://u/v1/chat/completions",
+        request_headers=[],
+        request_body=b'{"model": "m%d", "messages": []}' % i,
+        status=200,
+        response_headers=[(b"content-type", b"application/json")],
+        response_chunks=[b'{"choices": []}'],
     )
 
 
@@ -54,7 +61,9 @@ async def test_sqlite_failure_spills_and_recover_loads_back(db_path, caplog):
     store = Store(WriterConfig(path=str(db_path)))
     await store.start()
     conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("CREATE TRIGGER full BEFORE INSERT ON exchanges BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END")
+    conn.execute(
+        "CREATE TRIGGER full BEFORE INSERT ON exchanges BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+    )
     with caplog.at_level(logging.WARNING, "tracemill.store"):
         for i in range(5):
             store.record(exchange(i))
@@ -108,3 +117,34 @@ async def test_a_store_that_cannot_open_keeps_serving_into_the_spill_file(tmp_pa
         await store.close()
     assert "cannot open the store" in caplog.text and not store.healthy
     assert store.stats.spilled == 1 and store.spill_file.exists()
+
+
+def test_reading_upgrades_an_older_file_once_and_refuses_a_newer_one(tmp_path):
+    from recorder import SchemaError, open_reader
+
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
+    migrations.MIGRATIONS[0](conn)  # a file from a tracemill that knew only the first step
+    conn.execute("INSERT INTO _migrations VALUES (?, 0)", (migrations.MIGRATIONS[0].__name__,))
+    conn.close()
+    with open_reader(db) as reader:
+        assert reader.exchanges() == [] and reader.episodes() == []
+    conn = sqlite3.connect(db, isolation_level=None)
+    assert [r[0] for r in conn.execute("SELECT name FROM _migrations ORDER BY rowid")] == [
+        m.__name__ for m in migrations.MIGRATIONS
+    ]
+    conn.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    conn.close()
+    with pytest.raises(SchemaError, match="newer tracemill.*m999_from_the_future"):
+        open_reader(db)
+
+
+def test_the_cli_says_so_in_one_line(tmp_path):
+    from tests.support.cli import tm
+
+    db = tmp_path / "new.db"
+    connect(db).execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
+    result = tm("traces", "list", "--db", str(db))
+    assert result.returncode == 1 and "written by a newer tracemill" in result.stderr
+    assert "Traceback" not in result.stderr

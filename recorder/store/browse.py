@@ -23,8 +23,9 @@ def summary(db: sqlite3.Connection, episode_id: int) -> dict[str, Any] | None:
 def turn_stats(db: sqlite3.Connection, episode_id: int) -> dict[int, dict[str, Any]]:
     """Message index of each answer -> the exchange that generated it: tokens, TTFB, duration, status."""
     rows = db.execute(
-        "SELECT ee.answer_index, x.id, x.started_at, x.status, x.ttfb_ms, x.duration_ms, x.prompt_tokens, x.completion_tokens, "
-        "x.incomplete, x.error, x.stream, x.completion_state, x.completion_reason "
+        "SELECT ee.answer_index, x.id, x.started_at, x.status, x.ttfb_ms, x.duration_ms, "
+        "x.prompt_tokens, x.completion_tokens, x.incomplete, x.error, x.stream, "
+        "x.completion_state, x.completion_reason "
         "FROM episode_exchanges ee JOIN exchanges x ON x.id = ee.exchange_id "
         "WHERE ee.episode_id = ? ORDER BY ee.exchange_id",
         (episode_id,),

@@ -1,0 +1,160 @@
+"""The episodes table kept up to date: each new exchange chained onto the episode it continues
+(rules in recorder/episodes/chain.py), incrementally, behind a cursor.
+
+Several readers may refresh at once: each batch re-checks the cursor inside its write
+transaction, so no exchange is chained twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from recorder.dialects.base import COMPLETE, ERROR, INCOMPLETE
+from recorder.episodes.chain import Turn, prefix_points, turn
+from recorder.episodes.normalize import canonical_args
+from recorder.store import cursors
+from recorder.store.conversations import ORDER, Conversations
+from recorder.store.sqlite import transaction
+
+_COLUMNS = (
+    "id, started_at, duration_ms, session, model, method, dialect, request_json, response_json, "
+    "prompt_tokens, completion_tokens, completion_state"
+)
+
+
+def update(db: sqlite3.Connection, batch: int = 500) -> int:
+    """Chain every exchange recorded since the last call; returns how many were looked at."""
+    seen = 0
+    conversations = Conversations(db)
+    while True:
+        cursor = cursors.get(db, "episodes")
+        last = db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0  # first: rows written later wait
+        if last <= cursor:
+            return seen  # nothing new: no write, no lock
+        rows = db.execute(
+            f"SELECT {_COLUMNS} FROM exchanges x WHERE id > ? AND id <= ? AND dialect IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM episode_exchanges ee WHERE ee.exchange_id = x.id) ORDER BY id LIMIT ?",
+            (cursor, last, batch),
+        ).fetchall()
+        with transaction(db):
+            if cursors.get(db, "episodes") != cursor:
+                continue  # another reader chained these while we read them: look again
+            for row in rows:
+                _add(db, conversations, row)
+            cursors.put(db, "episodes", rows[-1]["id"] if len(rows) == batch else last)
+        seen += len(rows)
+        if len(rows) < batch:
+            return seen
+
+
+def _add(db: sqlite3.Connection, conversations: Conversations, row: sqlite3.Row) -> None:
+    if row["completion_state"] == ERROR:
+        return  # a failed call is not a turn
+    canonical = conversations.translate(row)
+    if canonical is None or (canonical.answer is None and row["method"] != "IMPORT"):
+        return
+    previous = canonical.previous_response_id
+    stateful = conversations.responded(previous, row["session"]) if previous else None
+    asked = conversations.continued(stateful["exchange_id"], canonical.messages) if stateful else canonical.messages
+    new = turn(dict(row), canonical, asked, stateful["exchange_id"] if stateful else None)
+    episode = _place(db, new, stateful or _parent(db, new))
+    _remember(db, new, episode)
+    if new.state != INCOMPLETE:  # a cut-off answer's tool calls may be half-written
+        _tool_calls(db, new)
+    _returned(db, new)
+
+
+def _parent(db: sqlite3.Connection, new: Turn) -> sqlite3.Row | None:
+    """The exchange whose request + answer is the longest prefix of this request.
+
+    Among equal prefixes, one whose episode still ends there comes first, oldest first: N
+    identical concurrent runs (same answers, ids included) then continue N episodes instead of
+    piling onto the newest one. Only when every match has moved on is this a fork (of the newest).
+    """
+    for k in prefix_points(new):
+        sql = (
+            "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id, e.resume_from FROM episode_exchanges ee "
+            "JOIN episodes e ON e.id = ee.episode_id WHERE (ee.conv_hash = ? OR ee.alt_hash = ?) "
+            "AND ee.answer_index = ? " + ("AND e.session = ? " if new.session else "") + ORDER
+        )
+        args: tuple[Any, ...] = (new.hashes[k], new.hashes[k], k) + ((new.session,) if new.session else ())
+        row: sqlite3.Row | None = db.execute(sql, args).fetchone()
+        if row is not None:
+            return row
+    return None
+
+
+def _place(db: sqlite3.Connection, new: Turn, parent: sqlite3.Row | None) -> int:
+    """Continue the parent's episode when it still ends (or may resume) there; else start one. Returns its id."""
+    ends_there = parent is not None and parent["exchange_id"] in (parent["last_exchange_id"], parent["resume_from"])
+    continued = parent if ends_there else None
+    # A retry may replace an answer that did not finish: the episode can resume from the turn before it.
+    resume = new.exchange_id if new.state == COMPLETE else (continued["exchange_id"] if continued else None)
+    if continued is not None:
+        db.execute(
+            "UPDATE episodes SET updated_at = ?, last_exchange_id = ?, resume_from = ?, exchanges = exchanges + 1, "
+            "turns = ?, tool_calls = ?, prompt_tokens = prompt_tokens + ?, completion_tokens = completion_tokens + ?, "
+            "model = coalesce(?, model) WHERE id = ?",
+            (new.started_at, new.exchange_id, resume, new.turns, new.tool_calls, *new.tokens, new.model,
+             continued["episode_id"]),
+        )  # fmt: skip
+        return int(continued["episode_id"])
+    cur = db.execute(
+        "INSERT INTO episodes (session, source, started_at, updated_at, model, last_exchange_id, resume_from, "
+        "exchanges, turns, tool_calls, prompt_tokens, completion_tokens, first_user, forked_from) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+        (new.session, new.source, new.started_at, new.started_at, new.model, new.exchange_id, resume, new.turns,
+         new.tool_calls, *new.tokens, new.first_user, parent["episode_id"] if parent else None),
+    )  # fmt: skip
+    return int(cur.lastrowid or 0)
+
+
+def _remember(db: sqlite3.Connection, new: Turn, episode: int) -> None:
+    """Where this exchange's answer sits, so later requests can find it as their prefix."""
+    canonical = new.canonical
+    db.execute(
+        "INSERT OR REPLACE INTO episode_exchanges (exchange_id, episode_id, answer_index, conv_hash, alt_hash, "
+        "answer_json, answer_id, alt_ids, prev_exchange_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (new.exchange_id, episode, len(new.conversation) - 1, new.hashes[-1], new.alt_hash,
+         json.dumps(new.answer, ensure_ascii=False) if new.answer else None, canonical.response_id,
+         json.dumps(canonical.alt_call_ids) if canonical.alt_call_ids else None, new.continues_exchange),
+    )  # fmt: skip
+
+
+def _tool_calls(db: sqlite3.Connection, new: Turn) -> None:
+    alt = new.canonical.alt_call_ids
+    for idx, call in enumerate((new.answer or {}).get("tool_calls") or []):
+        fn = call.get("function") or {}
+        db.execute(
+            "INSERT OR REPLACE INTO llm_tool_calls (exchange_id, idx, tool_call_id, name, arguments, session, "
+            "answered_at, alt_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (new.exchange_id, idx, call.get("id"), fn.get("name") or "", canonical_args(fn.get("arguments")),
+             new.session, new.answered_at, alt.get(call.get("id") or "")),
+        )  # fmt: skip
+
+
+def _returned(db: sqlite3.Connection, new: Turn) -> None:
+    """Tool results carried back: mark their calls consumed, under the id the client used."""
+    at = new.started_at
+    for tool_call_id in new.returned:
+        for call in db.execute(
+            "SELECT exchange_id, idx, tool_call_id FROM llm_tool_calls WHERE alt_id = ? AND answered_at <= ?",
+            (tool_call_id, at),
+        ).fetchall():
+            # The client sent back the other id set (streamed vs completed): that set is the turn's.
+            db.execute(
+                "UPDATE llm_tool_calls SET tool_call_id = alt_id, alt_id = tool_call_id "
+                "WHERE exchange_id = ? AND idx = ?",
+                (call["exchange_id"], call["idx"]),
+            )
+            db.execute(
+                "UPDATE links SET tool_call_id = ? WHERE exchange_id = ? AND tool_call_id = ?",
+                (tool_call_id, call["exchange_id"], call["tool_call_id"]),
+            )
+        db.execute(
+            "UPDATE llm_tool_calls SET consumed_at = ? "
+            "WHERE tool_call_id = ? AND consumed_at IS NULL AND answered_at <= ?",
+            (at, tool_call_id, at),
+        )
