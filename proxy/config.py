@@ -6,17 +6,28 @@ A wrong key or value is reported by its dotted name, e.g. `llm.timeout: expected
 from __future__ import annotations
 
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from proxy.config_values import ConfigError, coerce, expand
+from proxy.mcp.server_config import MCPServerConfig, parse_mcp_server, secret_args
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "LLMConfig",
+    "MCPServerConfig",
+    "ServerConfig",
+    "StoreConfig",
+    "expand",
+    "load",
+    "parse_mcp_server",
+    "secret_args",
+]
+
 DEFAULT_FILE = "proxy.toml"
-
-
-class ConfigError(ValueError):
-    """A config problem, phrased for the user; the CLI prints it without a traceback."""
 
 
 @dataclass
@@ -62,69 +73,6 @@ class UIConfig:
 class RedactConfig:
     patterns: list[str] = field(default_factory=list)  # extra regexes, masked everywhere
     secrets_env: list[str] = field(default_factory=list)  # env vars whose values are masked
-
-
-@dataclass
-class MCPServerConfig:
-    name: str
-    command: str | None = None
-    args: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    cwd: str | None = None
-    url: str | None = None
-    transport: str = "http"  # for url servers: "http" (streamable) or "sse" (legacy)
-    headers: dict[str, str] = field(default_factory=dict)
-    pass_auth: bool = False
-    max_sessions: int = 32  # upstream sessions (each a child for stdio) at once, shared channels included
-    idle_seconds: float = 3600.0  # a session with no request and no open stream this long is closed
-    backlog_bytes: int = 4 * 1024 * 1024  # per session: messages held for a client not reading yet
-
-    @property
-    def kind(self) -> str:
-        return "stdio" if self.command else self.transport
-
-    def target(self) -> str:
-        """What it runs or reaches, fit to print: URL secrets and secret flag values masked."""
-        from recorder.ingest.redact import MASK, mask_url
-
-        if self.url:
-            return mask_url(self.url)
-        hidden = set(secret_args(self.args))
-
-        def shown(arg: str) -> str:
-            name, eq, value = arg.partition("=")
-            return MASK if arg in hidden else name + "=" + MASK if eq and value in hidden else arg
-
-        return " ".join([self.command or "", *map(shown, self.args)])
-
-    def secrets(self) -> list[str]:
-        """Every value of its env and headers whatever the name (the redactor skips those under 8
-        characters), what its url and env URLs carry (user:password@, ?key=), and flag values in
-        its args such as `--token X`."""
-        from recorder.ingest.redact import bearer_value, url_secrets
-
-        values = [*self.env.values(), *secret_args(self.args)]
-        values += [u for v in self.env.values() if "://" in v for u in url_secrets(v)]
-        values += [part for v in self.headers.values() for part in (v, bearer_value(v))]
-        if self.url:
-            values += url_secrets(self.url)
-        return [v for v in values if v]
-
-
-_SECRET_FLAG = re.compile(r"^--?[\w-]*(key|token|secret|passw|auth|credential)[\w-]*$", re.IGNORECASE)
-
-
-def secret_args(args: list[str]) -> list[str]:
-    """Values given to secret-looking flags: `--api-key X`, `--token=X`."""
-    found = []
-    for n, arg in enumerate(args):
-        name, eq, value = arg.partition("=")
-        if _SECRET_FLAG.match(name):
-            if eq:
-                found.append(value)
-            elif n + 1 < len(args) and not args[n + 1].startswith("-"):
-                found.append(args[n + 1])
-    return found
 
 
 @dataclass
@@ -193,7 +141,8 @@ def _apply_file(config: Config, data: dict[str, Any], where: str, lenient_mcp: b
             _apply_mcp(config, table, where, lenient_mcp)
             continue
         if section not in _SECTIONS:
-            raise ConfigError(f"{where}: unknown section [{section}] (known: {', '.join([*_SECTIONS, 'mcp', 'finetune'])})")
+            known = ", ".join([*_SECTIONS, "mcp", "finetune"])
+            raise ConfigError(f"{where}: unknown section [{section}] (known: {known})")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {section} must be a table")
         for key, value in table.items():
@@ -205,35 +154,7 @@ def _set(config: Config, section: str, key: str, value: Any, where: str) -> None
     known = {f.name: f for f in fields(target)}
     if key not in known:
         raise ConfigError(f"{where}: unknown key {section}.{key} (known: {', '.join(known)})")
-    setattr(target, key, _coerce(value, type(getattr(target, key)), f"{section}.{key}", where))
-
-
-def _coerce(value: Any, kind: type, name: str, where: str) -> Any:
-    try:
-        if kind is bool:
-            if isinstance(value, str):
-                if value.lower() not in ("1", "0", "true", "false", "yes", "no"):
-                    raise ValueError
-                return value.lower() in ("1", "true", "yes")
-            if not isinstance(value, bool):
-                raise ValueError
-            return value
-        if kind in (int, float):
-            if isinstance(value, bool):
-                raise ValueError
-            return kind(value)
-        if kind is list:
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise ValueError
-            return value
-        if kind is str and not isinstance(value, str):
-            raise ValueError
-        return value
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where}: {name} expected {kind.__name__}, got {value!r}") from None
-
-
-_SERVER_KEYS = {f.name for f in fields(MCPServerConfig)} - {"name"}
+    setattr(target, key, coerce(value, type(getattr(target, key)), f"{section}.{key}", where))
 
 
 def _apply_mcp(config: Config, table: Any, where: str, lenient: bool = False) -> None:
@@ -246,57 +167,3 @@ def _apply_mcp(config: Config, table: Any, where: str, lenient: bool = False) ->
             if not lenient:
                 raise
             config.mcp_errors[name] = str(exc)
-
-
-def parse_mcp_server(name: str, spec: Any, where: str = "config") -> MCPServerConfig:
-    label = f"mcp.servers.{name}"
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
-        raise ConfigError(f"{where}: {label}: a server name uses letters, digits, '.', '_' and '-'")
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: {label} must be a table")
-    unknown = set(spec) - _SERVER_KEYS
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {label}.{sorted(unknown)[0]} (known: {', '.join(sorted(_SERVER_KEYS))})")
-    if not spec.get("command") and not spec.get("url"):
-        raise ConfigError(f"{where}: {label} needs either command (stdio) or url (HTTP or SSE)")
-    if spec.get("command") and spec.get("url"):
-        raise ConfigError(f"{where}: {label} has both command and url; choose one")
-    if spec.get("transport", "http") not in ("http", "sse"):
-        raise ConfigError(f"{where}: {label}.transport must be 'http' or 'sse'")
-    server = MCPServerConfig(name=name)
-    for key, value in spec.items():
-        default = getattr(server, key)
-        kind = type(default) if default is not None else str
-        if kind is dict:
-            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
-                raise ConfigError(f"{where}: {label}.{key} must be a table of strings")
-            value = {k: expand(v) for k, v in value.items()}
-        else:
-            value = _coerce(value, kind, f"{label}.{key}", where)
-        if isinstance(value, str):
-            value = expand(value)
-        elif isinstance(value, list):
-            value = [expand(v) for v in value]
-        setattr(server, key, value)
-    for key in ("max_sessions", "idle_seconds", "backlog_bytes"):
-        if getattr(server, key) <= 0:
-            raise ConfigError(f"{where}: {label}.{key} must be more than 0")
-    return server
-
-
-VAR_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-def expand(text: str) -> str:
-    """`${VAR}` (or `${VAR:-default}`) from the environment; an unset variable without a default is
-    an error, not an empty string."""
-
-    def one(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in os.environ:
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"${{{name}}} is used in the config but not set in the environment")
-
-    return VAR_REF.sub(one, text)
