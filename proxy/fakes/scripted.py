@@ -169,7 +169,7 @@ class ScriptedUpstream:
             self.tokens = TokenModel(self.script.tokenizer)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from proxy.fakes import scripted_anthropic, scripted_chat, scripted_responses, scripted_tokens
+        from proxy.fakes import scripted_anthropic, scripted_chat, scripted_responses, scripted_token_answers
 
         if scope["type"] == "lifespan":
             while (await receive())["type"] != "lifespan.shutdown":
@@ -186,7 +186,7 @@ class ScriptedUpstream:
             )
             return
         if self.tokens is not None and path.endswith("/v1/completions"):
-            await scripted_tokens.answer(self.tokens, send, json.loads(body), None, dict(scope["headers"]))
+            await scripted_token_answers.answer(self.tokens, send, json.loads(body), None, dict(scope["headers"]))
             return
         dialect = next(
             (d for d in (scripted_chat, scripted_responses, scripted_anthropic) if path.endswith(d.PATH)), None
@@ -214,7 +214,7 @@ class ScriptedUpstream:
         )
         status, answer = dialect.answer(call)
         if self.tokens is not None and dialect is scripted_chat and status == 200:
-            await scripted_tokens.answer(self.tokens, send, request, answer, headers, self.script.chunk_delay)
+            await scripted_token_answers.answer(self.tokens, send, request, answer, headers, self.script.chunk_delay)
             return
         if not request.get("stream") or status != 200:
             await send_json(send, status, answer)

@@ -20,8 +20,8 @@ from recorder.episodes.curation import Curation
 from recorder.episodes.filters import Filters
 from recorder.store import browse, chaining, curation_log, episode_queries, linking, queries, stats, token_queries
 from recorder.store.conversations import load_episode
-from recorder.store.token_queries import TokenCall
 from recorder.store.sqlite import open_existing
+from recorder.store.token_queries import TokenCall
 
 
 class TraceReader:
