@@ -171,11 +171,16 @@ def m007_episodes_across_dialects(db: sqlite3.Connection) -> None:
     for exchange_id, name, request_json, response_json in rows:
         dialect = by_name(name)
         try:
-            canonical = dialect.canonical(json.loads(request_json), json.loads(response_json or "null")) if dialect else None
+            canonical = (
+                dialect.canonical(json.loads(request_json), json.loads(response_json or "null")) if dialect else None
+            )
         except ValueError:
             continue
         if canonical is not None and canonical.answer is not None:
-            db.execute("UPDATE episode_exchanges SET answer_json = ? WHERE exchange_id = ?", (json.dumps(canonical.answer), exchange_id))
+            db.execute(
+                "UPDATE episode_exchanges SET answer_json = ? WHERE exchange_id = ?",
+                (json.dumps(canonical.answer), exchange_id),
+            )
     db.execute("UPDATE _cursors SET value = 0 WHERE name = 'episodes'")
 
 

@@ -21,7 +21,9 @@ def canonical_of(row: sqlite3.Row) -> Canonical | None:
         return None
     try:
         request, response = _loads(row["request_json"]), _loads(row["response_json"])
-        return dialect.canonical(request if isinstance(request, dict) else {}, response if isinstance(response, dict) else None)
+        return dialect.canonical(
+            request if isinstance(request, dict) else {}, response if isinstance(response, dict) else None
+        )
     except ValueError:  # DialectError included
         return None
 
@@ -30,7 +32,10 @@ def _one_line(message: dict[str, Any] | None) -> str:
     message = message or {}
     calls = message.get("tool_calls") or []
     if calls:
-        return "→ " + ", ".join(f"{(c.get('function') or {}).get('name')}({str((c.get('function') or {}).get('arguments'))[:40]})" for c in calls)
+        return "→ " + ", ".join(
+            f"{(c.get('function') or {}).get('name')}({str((c.get('function') or {}).get('arguments'))[:40]})"
+            for c in calls
+        )
     content = message.get("content")
     if isinstance(content, list):
         content = " ".join(str(p.get("text", f"[{p.get('type')}]")) for p in content if isinstance(p, dict))
@@ -82,7 +87,11 @@ def get_exchange(db: sqlite3.Connection, exchange_id: int) -> dict[str, Any] | N
         if isinstance(out[key], bytes):
             out[key] = out[key].decode("utf-8", "replace")
     canonical = canonical_of(row)
-    out["canonical"] = None if canonical is None else {"messages": canonical.messages, "tools": canonical.tools or [], "answer": canonical.answer}
+    out["canonical"] = (
+        None
+        if canonical is None
+        else {"messages": canonical.messages, "tools": canonical.tools or [], "answer": canonical.answer}
+    )
     return out
 
 

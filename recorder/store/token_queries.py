@@ -91,4 +91,3 @@ def exchange_tokens(db: sqlite3.Connection, exchange_id: int) -> list[dict[str, 
         item["logprobs"] = unpack_floats(row["logprobs"])
         out.append(item)
     return out
-
