@@ -19,6 +19,7 @@ from proxy.asgi import Scope
 from proxy.config import ServerConfig
 
 SESSION_HEADERS = (b"x-tracemill-session", b"x-claude-code-session-id", b"session-id", b"x-session-id")
+_SESSION_RANK = {name: rank for rank, name in enumerate(SESSION_HEADERS)}
 SESSION_KEY = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _LOOPBACK_HOST = re.compile(rb"(?:localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?")
 _LOOPBACK_ORIGIN = re.compile(rb"https?://(?:localhost|127\.0\.0\.1|\[::1\])(?::\d{1,5})?")
@@ -56,8 +57,12 @@ class Guard:
     def check(self, scope: Scope) -> Admitted | Refusal:
         """Where the request goes and what it carries, or why it is refused."""
         origin = host = content_type = length = fetch_site = fetch_mode = None
+        named: dict[bytes, bytes] = {}  # session headers present, by name
         for name, value in scope["headers"]:
-            if name == b"host":
+            if name in _SESSION_RANK:
+                if value:
+                    named.setdefault(name, value)
+            elif name == b"host":
                 host = value
             elif name == b"origin":
                 origin = value
@@ -88,16 +93,11 @@ class Guard:
             if not SESSION_KEY.fullmatch(key):
                 return Refusal(400, "bad_session_key", _key_message("the /s/<key> prefix"))
             path, session = "/" + rest, key
-        else:
-            for name in SESSION_HEADERS:
-                for k, v in scope["headers"]:
-                    if k == name and v:
-                        session = v.decode("latin-1")
-                        if not SESSION_KEY.fullmatch(session):
-                            return Refusal(400, "bad_session_key", _key_message(f"the {name.decode()} header"))
-                        break
-                if session is not None:
-                    break
+        elif named:
+            name = min(named, key=_SESSION_RANK.__getitem__)  # the first of SESSION_HEADERS present
+            session = named[name].decode("latin-1")
+            if not SESSION_KEY.fullmatch(session):
+                return Refusal(400, "bad_session_key", _key_message(f"the {name.decode()} header"))
         if path.startswith("/mcp/") and scope["method"] == "POST" and not _is_json(content_type):
             return Refusal(400, "bad_content_type", "tracemill: an MCP POST must have Content-Type: application/json")
         if length is not None and length.isdigit() and int(length) > self.max_body:

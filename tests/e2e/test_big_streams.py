@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import httpx2
+import pytest
 
 from proxy.server import running
 from recorder.store.spill import recover, spill_path
@@ -65,6 +66,7 @@ async def test_a_100k_chunk_stream_is_recorded_shortly_after_it_ends(tmp_path):
     print(f"recorded {at - ended:.2f} s after the stream ended")
 
 
+@pytest.mark.slow
 async def test_a_200_mb_stream_is_recorded_cut_and_flagged_and_sigterm_ends_within_the_drain_bound(tmp_path):
     db = tmp_path / "huge.db"
     config = tmp_path / "proxy.toml"

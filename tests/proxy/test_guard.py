@@ -221,8 +221,10 @@ async def test_good_session_keys_are_recorded(db_path):
         await client.get(
             proxy + "/v1/models", headers={"x-claude-code-session-id": "0f6b2a1e-1b7c-4c5e-9a61-2e4b5d6c7f80"}
         )
+        await client.get(proxy + "/v1/models", headers={"session-id": "theirs", "x-tracemill-session": "ours"})
         await app.recorder.flush()
-    assert [r["session"] for r in rows(db_path)] == ["run:1.a_b-c", "0f6b2a1e-1b7c-4c5e-9a61-2e4b5d6c7f80"]
+    sessions = [r["session"] for r in rows(db_path)]
+    assert sessions == ["run:1.a_b-c", "0f6b2a1e-1b7c-4c5e-9a61-2e4b5d6c7f80", "ours"]
 
 
 async def test_bodies_over_the_limit_get_413_with_or_without_a_content_length(db_path):
