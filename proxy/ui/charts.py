@@ -48,7 +48,8 @@ def _axis(top: float, unit: str) -> list[str]:
         y = TOP + (HEIGHT - TOP - BOTTOM) * (1 - k / 4)
         out.append(f'<line class="grid" x1="{LEFT}" x2="{WIDTH}" y1="{y:.1f}" y2="{y:.1f}"/>')
         out.append(
-            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_number(top * k / 4))}{escape(unit)}</text>'
+            f'<text class="tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{escape(_number(top * k / 4))}{escape(unit)}</text>"
         )
     return out
 
@@ -56,7 +57,8 @@ def _axis(top: float, unit: str) -> list[str]:
 def _x_labels(labels: Sequence[str], step: float) -> list[str]:
     every = max(1, len(labels) // 8)
     return [
-        f'<text class="tick" x="{LEFT + step * (i + 0.5):.1f}" y="{HEIGHT - 8}" text-anchor="middle">{escape(label[5:] if len(label) == 10 else label)}</text>'
+        f'<text class="tick" x="{LEFT + step * (i + 0.5):.1f}" y="{HEIGHT - 8}" text-anchor="middle">'
+        f"{escape(label[5:] if len(label) == 10 else label)}</text>"
         for i, label in enumerate(labels)
         if i % every == 0
     ]
@@ -76,7 +78,8 @@ def bars(title: str, labels: Sequence[str], series: dict[str, Sequence[float]], 
             h = (HEIGHT - TOP - BOTTOM) * value / top
             x = LEFT + step * i + offset + width * s
             body.append(
-                f'<rect class="s{s}" x="{x:.1f}" y="{HEIGHT - BOTTOM - h:.1f}" width="{max(width - 1, 1):.1f}" height="{h:.1f}">'
+                f'<rect class="s{s}" x="{x:.1f}" y="{HEIGHT - BOTTOM - h:.1f}" '
+                f'width="{max(width - 1, 1):.1f}" height="{h:.1f}">'
                 f"<title>{escape(labels[i])} {escape(name)}: {escape(_number(value))}{escape(unit)}</title></rect>"
             )
     return _frame(title, body + _x_labels(labels, step), list(series))
@@ -97,7 +100,8 @@ def lines(title: str, labels: Sequence[str], series: dict[str, Sequence[float | 
             x, y = LEFT + step * (i + 0.5), HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * value / top
             points.append(f"{x:.1f},{y:.1f}")
             body.append(
-                f'<circle class="s{s}" cx="{x:.1f}" cy="{y:.1f}" r="3"><title>{escape(labels[i])} {escape(name)}: {escape(_number(value))}{escape(unit)}</title></circle>'
+                f'<circle class="s{s}" cx="{x:.1f}" cy="{y:.1f}" r="3">'
+                f"<title>{escape(labels[i])} {escape(name)}: {escape(_number(value))}{escape(unit)}</title></circle>"
             )
         if len(points) > 1:
             body.append(f'<polyline class="line s{s}" points="{" ".join(points)}"/>')
@@ -116,13 +120,15 @@ def hbars(title: str, rows: Sequence[tuple[str, Sequence[float]]], names: Sequen
         y = TOP + 8 + r * row_h
         short = label if len(label) <= 30 else "…" + label[-29:]
         body.append(
-            f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">{escape(short)}<title>{escape(label)}</title></text>'
+            f'<text class="tick" x="{label_w - 6}" y="{y + 14}" text-anchor="end">'
+            f"{escape(short)}<title>{escape(label)}</title></text>"
         )
         x = float(label_w)
         for s, value in enumerate(values):
             w = (WIDTH - label_w - 60) * value / top
             body.append(
-                f'<rect class="s{s}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}"><title>{escape(label)} {escape(names[s])}: {escape(_number(value))}{escape(unit)}</title></rect>'
+                f'<rect class="s{s}" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{row_h - 6}">'
+                f"<title>{escape(label)} {escape(names[s])}: {escape(_number(value))}{escape(unit)}</title></rect>"
             )
             x += w
         body.append(

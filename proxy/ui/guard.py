@@ -78,7 +78,8 @@ class Guard:
             await _text(
                 send,
                 403,
-                f"The tracemill viewer is off: this server is bound to {self.bind_host}, which is not a loopback address. "
+                f"The tracemill viewer is off: this server is bound to {self.bind_host}, "
+                "which is not a loopback address. "
                 "Set [ui] token in proxy.toml to turn it on; it will then ask for that token.",
             )
             return

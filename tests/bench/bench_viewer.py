@@ -112,7 +112,8 @@ async def run(db: Path, long_id: int, cursor: str) -> None:
     config.store.path = str(db)
     async with running(build(config)) as url, httpx2.AsyncClient(base_url=url, timeout=120) as client:
         print(
-            f"{'page':<46}{'first: server ms':>17}{'CPU ms':>8}{'wall ms':>9}{'then: server ms':>16}{'wall ms':>9}{'KB':>7}"
+            f"{'page':<46}{'first: server ms':>17}{'CPU ms':>8}{'wall ms':>9}"
+            f"{'then: server ms':>16}{'wall ms':>9}{'KB':>7}"
         )
         for label, path in (
             ("episodes (first page, 50 rows)", "/ui/episodes"),
@@ -128,10 +129,12 @@ async def run(db: Path, long_id: int, cursor: str) -> None:
         ):
             first, first_cpu, first_wall, median, median_wall, size = await measure(client, path)
             print(
-                f"{label:<46}{first:>17.1f}{first_cpu:>8.0f}{first_wall:>9.1f}{median:>16.1f}{median_wall:>9.1f}{size / 1024:>7.0f}"
+                f"{label:<46}{first:>17.1f}{first_cpu:>8.0f}{first_wall:>9.1f}"
+                f"{median:>16.1f}{median_wall:>9.1f}{size / 1024:>7.0f}"
             )
         print(
-            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; CPU ms is this process's CPU time, client included)"
+            f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; "
+            "CPU ms is this process's CPU time, client included)"
         )
 
 

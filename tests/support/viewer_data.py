@@ -56,7 +56,8 @@ async def agent(base: str, question: str, extra: str = "") -> list[dict[str, Any
 def mcp_config(folder: Path) -> Path:
     config = folder / "proxy.toml"
     config.write_text(
-        f'[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\n'
+        f"[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\n"
+        'args = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\n'
         f"cwd = {json.dumps(str(ROOT))}\n"
     )
     return config
@@ -64,7 +65,7 @@ def mcp_config(folder: Path) -> Path:
 
 @asynccontextmanager
 async def serving(folder: Path) -> AsyncIterator[tuple[str, Path]]:
-    """`tracemill serve` (a real subprocess, viewer mounted) in front of the scripted upstream and the test MCP server."""
+    """`tracemill serve` (a real subprocess, viewer mounted) before the scripted upstream and the test MCP server."""
     db = folder / "viewer.db"
     async with running(ScriptedUpstream()) as upstream:
         proc, url = start_serve(db, upstream + "/v1", config=mcp_config(folder))
