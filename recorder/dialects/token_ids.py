@@ -101,6 +101,8 @@ def dumps_like(obj: Any, original: bytes) -> bytes:
 
 def strip_body(body: bytes, kind: str, injected: Iterable[str]) -> bytes:
     """A whole JSON answer without what tracemill asked for; other bodies unchanged."""
+    if tuple(injected) == (RETURN_IDS,):
+        return null_ids(body)
     try:
         obj = json.loads(body)
     except (ValueError, RecursionError):  # not JSON, or nested too deeply: relayed as it came
@@ -115,6 +117,9 @@ def strip_event(event: bytes, kind: str, injected: tuple[str, ...]) -> bytes | N
     """One SSE event (its bytes, up to and including the blank line): rewritten, unchanged, or None to drop."""
     if not _touched(event, injected):
         return event
+    if injected == (RETURN_IDS,):  # the common case: no parse, the event's own bytes with nulls
+        event = null_ids(event)
+        return None if kind == CHAT and _only_ids(event) else event
     lines = event.splitlines(keepends=True)
     data_at = [i for i, line in enumerate(lines) if line.startswith(b"data:")]
     if len(data_at) != 1:
@@ -130,6 +135,51 @@ def strip_event(event: bytes, kind: str, injected: tuple[str, ...]) -> bytes | N
     ending = line[len(line.rstrip(b"\r\n")) :]
     lines[data_at[0]] = b"data: " + dumps_like(obj, payload) + ending
     return b"".join(lines)
+
+
+_SPACE, _NOT_IDS = b" \t\r\n", b"0123456789, \t\r\n"
+
+
+def null_ids(data: bytes) -> bytes:
+    """Every `"token_ids": [..]` and `"prompt_token_ids": [..]` set to null, all else byte for byte.
+
+    Found as keys: inside a JSON string their quotes would be escaped. A plain scan with
+    `bytes.find`, linear and several times cheaper than a regex over each chunk."""
+    out: list[bytes] = []
+    start = 0
+    at = data.find(b'token_ids"')
+    while at >= 0:
+        key_start = at - 8 if data[at - 8 : at] == b'"prompt_' else at - 1
+        k = at + 10
+        if data[key_start : key_start + 1] == b'"':
+            k = _skip(data, k)
+            if data[k : k + 1] == b":":
+                k = _skip(data, k + 1)
+                end = data.find(b"]", k)
+                if data[k : k + 1] == b"[" and end > 0 and not data[k + 1 : end].translate(None, _NOT_IDS):
+                    out += (data[start:k], b"null")
+                    start = k = end + 1
+        at = data.find(b'token_ids"', k)
+    return b"".join(out) + data[start:] if out else data
+
+
+def _skip(data: bytes, k: int) -> int:
+    while data[k : k + 1] and data[k] in _SPACE:
+        k += 1
+    return k
+
+
+_OBJECT = re.compile(rb'"(?:usage|logprobs)"\s*:\s*\{')
+
+
+def _only_ids(event: bytes) -> bool:
+    """A chunk of one choice with an empty delta, no finish and no usage: it only carried ids."""
+    return (
+        (b'"delta":{}' in event or b'"delta": {}' in event)
+        and event.count(b'"delta"') == 1
+        and (b'"finish_reason":null' in event or b'"finish_reason": null' in event)
+        and _OBJECT.search(event) is None
+    )
 
 
 def _touched(event: bytes, injected: tuple[str, ...]) -> bool:
@@ -152,11 +202,11 @@ class StreamStripper:
         buf = self._buf + chunk if self._buf else chunk
         out: list[bytes] = []
         start = 0
-        for match in _EVENT_END.finditer(buf):
-            event = strip_event(buf[start : match.end()], self.kind, self.injected)
+        for end in _event_ends(buf):
+            event = strip_event(buf[start:end], self.kind, self.injected)
             if event is not None:
                 out.append(event)
-            start = match.end()
+            start = end
         self._buf = buf[start:]
         return b"".join(out)
 
@@ -164,6 +214,17 @@ class StreamStripper:
         """What is left when the stream ends: an unterminated last event, as it came."""
         rest, self._buf = self._buf, b""
         return rest
+
+
+def _event_ends(buf: bytes) -> Iterator[int]:
+    """Where each whole event ends (after its blank line); `find` when lines end in LF alone."""
+    if b"\r" in buf:
+        yield from (m.end() for m in _EVENT_END.finditer(buf))
+        return
+    at = buf.find(b"\n\n")
+    while at >= 0:
+        yield at + 2
+        at = buf.find(b"\n\n", at + 2)
 
 
 def strip_stream(body: bytes, kind: str, injected: tuple[str, ...]) -> bytes:
