@@ -69,7 +69,7 @@ async def main_async(n: int) -> None:
     off, off_url = start_serve(tmp / "off.db", f"http://127.0.0.1:{up_port}/v1")
     on, on_url = start_serve(tmp / "on.db", f"http://127.0.0.1:{up_port}/v1", config=config)
     print(
-        f"token capture, off and on; instant vLLM-like upstream; recording on; {n} sequential requests x {ROUNDS}, medians"
+        f"token capture off and on; instant vLLM-like upstream; recording; {n} sequential requests x {ROUNDS}, medians"
     )
     print(
         f"{'case':<22}{'p50 off':>10}{'p50 on':>10}{'added p50':>11}"
