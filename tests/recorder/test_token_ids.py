@@ -112,3 +112,16 @@ def test_ids_are_collected_per_choice_and_gaps_are_named():
     choices, usage = collect(CHAT, [whole], stream=False)
     check(choices, usage)
     assert choices[0].completion_ids == [7, 8] and choices[0].problems == ["1 logprobs for 2 ids"]
+
+
+def test_ids_become_null_by_a_byte_scan_that_leaves_everything_else_alone():
+    from recorder.dialects.token_ids import null_ids
+
+    body = b'{"a": "say \\"token_ids\\": [1]", "token_ids" : [1, 2],"prompt_token_ids":[3],"x":"token_ids", "n": [4]}'
+    assert (
+        null_ids(body)
+        == b'{"a": "say \\"token_ids\\": [1]", "token_ids" : null,"prompt_token_ids":null,"x":"token_ids", "n": [4]}'
+    )
+    assert null_ids(b'{"token_ids":[1') == b'{"token_ids":[1'  # cut short: left as it came
+    assert null_ids(b'{"token_ids":["a"]}') == b'{"token_ids":["a"]}'  # not ids
+    assert null_ids(b"plain") == b"plain"
