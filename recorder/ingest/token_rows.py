@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable
 from typing import Any
 
-from recorder.dialects import token_ids
+from recorder.dialects import token_collect, token_ids
 from recorder.events import LLMExchange, TokenCapture
 
 Row = tuple[str, dict[str, Any]]
@@ -61,14 +61,14 @@ def token_rows(ev: LLMExchange, capture: TokenCapture, body: bytes, streamed: bo
     if ev.status is None or ev.status >= 400:
         return []  # an error answer has no tokens to miss
     if streamed:
-        bodies: Any = token_ids.parse_stream(body)
+        bodies: Any = token_collect.parse_stream(body)
     else:
         try:
             bodies = [json.loads(body)]
         except (ValueError, RecursionError):
             return [("exchange_tokens", {**base, "choice": 0, "status": MISSING, "detail": "the answer is not JSON"})]
-    choices, usage = token_ids.collect(capture.kind, bodies, streamed)
-    token_ids.check(choices, usage)
+    choices, usage = token_collect.collect(capture.kind, bodies, streamed)
+    token_collect.check(choices, usage)
     if not any(c.saw_ids for c in choices.values()):
         why = "the upstream sent no token ids (it does not know return_token_ids)"
         return [("exchange_tokens", {**base, "choice": 0, "status": MISSING, "detail": why})]

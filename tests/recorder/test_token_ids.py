@@ -4,17 +4,8 @@ from __future__ import annotations
 
 import json
 
-from recorder.dialects.token_ids import (
-    CHAT,
-    COMPLETIONS,
-    StreamStripper,
-    check,
-    collect,
-    inject,
-    kind_of,
-    parse_stream,
-    strip_body,
-)
+from recorder.dialects.token_collect import check, collect, parse_stream
+from recorder.dialects.token_ids import CHAT, COMPLETIONS, StreamStripper, inject, kind_of, null_ids, strip_body
 
 IDS = ("return_token_ids",)
 BOTH = ("return_token_ids", "logprobs")
@@ -115,8 +106,6 @@ def test_ids_are_collected_per_choice_and_gaps_are_named():
 
 
 def test_ids_become_null_by_a_byte_scan_that_leaves_everything_else_alone():
-    from recorder.dialects.token_ids import null_ids
-
     body = b'{"a": "say \\"token_ids\\": [1]", "token_ids" : [1, 2],"prompt_token_ids":[3],"x":"token_ids", "n": [4]}'
     assert (
         null_ids(body)
