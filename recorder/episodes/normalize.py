@@ -2,6 +2,7 @@
 
 JSON-argument whitespace, `reasoning` versus `reasoning_content`, and a client that drops earlier
 reasoning must not break a chain, so reasoning is left out and arguments are canonicalised.
+Parts that are not text (images, audio, files) count by a digest: another image is another message.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from recorder.canonical import canonical_json
 
 
 def text_of(content: Any) -> str:
-    """A message's content as plain text (a list of parts is joined): the form that is hashed and exported."""
+    """A message's content as plain text (a list of parts is joined): what is hashed, with digests of other parts."""
     if content is None:
         return ""
     if isinstance(content, list):
@@ -45,11 +46,23 @@ def readable_text(content: Any) -> str:
 
 def canonical_args(arguments: Any) -> str:
     if isinstance(arguments, str):
+        text = arguments
         try:
-            arguments = json.loads(arguments)
+            arguments = json.loads(text)
         except ValueError:
-            return str(arguments).strip()
+            return text.strip()
     return canonical_json(arguments)
+
+
+def _media(content: Any) -> list[str]:
+    """Digests of the parts that are not text, in order."""
+    if not isinstance(content, list):
+        return []
+    return [
+        hashlib.sha256(json.dumps(p, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+        for p in content
+        if isinstance(p, dict) and p.get("type", "text") != "text"
+    ]
 
 
 def normalize(message: dict[str, Any]) -> list[Any]:
@@ -58,7 +71,8 @@ def normalize(message: dict[str, Any]) -> list[Any]:
         [c.get("id"), (c.get("function") or {}).get("name"), canonical_args((c.get("function") or {}).get("arguments"))]
         for c in message.get("tool_calls") or []
     ]
-    return [role, text_of(message.get("content")).strip(), calls, message.get("tool_call_id")]
+    media = _media(message.get("content"))
+    return [role, text_of(message.get("content")).strip(), calls, message.get("tool_call_id"), *([media] if media else [])]
 
 
 def chain(messages: list[dict[str, Any]]) -> list[str]:

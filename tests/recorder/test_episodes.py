@@ -107,3 +107,19 @@ def test_identical_concurrent_runs_are_as_many_episodes_not_stubs_and_forks(tmp_
     add_exchange(db, second, a2, at=next(at))
     _, eps = all_episodes(db)
     assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in eps] == [(2, 2, None)] * 4
+
+
+def test_a_different_image_is_a_different_conversation(tmp_path):
+    db = tmp_path / "e.db"
+
+    def asked(url: str) -> dict:
+        image = {"type": "image_url", "image_url": {"url": url}}
+        return {"role": "user", "content": [{"type": "text", "text": "What is this?"}, image]}
+
+    a1 = assistant("A cat.", "Look.")
+    add_exchange(db, [asked("data:image/png;base64,AAAA")], a1, at=1)
+    follow = {"role": "user", "content": "And its colour?"}
+    add_exchange(db, [asked("data:image/png;base64,BBBB"), a1, follow], assistant("Grey.", "Look again."), at=2)
+    add_exchange(db, [asked("data:image/png;base64,AAAA"), a1, follow], assistant("Black.", "Look again."), at=3)
+    _, eps = all_episodes(db)
+    assert [(e["exchanges"], e["turns"]) for e in eps] == [(2, 2), (1, 2)]  # only the same image continues
