@@ -171,10 +171,9 @@ def m007_episodes_across_dialects(db: sqlite3.Connection) -> None:
     for exchange_id, name, request_json, response_json in rows:
         dialect = by_name(name)
         try:
-            canonical = (
-                dialect.canonical(json.loads(request_json), json.loads(response_json or "null")) if dialect else None
-            )
-        except ValueError:
+            request, answer = json.loads(request_json or "null"), json.loads(response_json or "null")
+            canonical = dialect.canonical(request, answer if isinstance(answer, dict) else None) if dialect else None
+        except (ValueError, TypeError, AttributeError):  # not a conversation its dialect reads: no answer to keep
             continue
         if canonical is not None and canonical.answer is not None:
             db.execute(
