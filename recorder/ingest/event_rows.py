@@ -7,6 +7,7 @@ are plain JSON-able values, so the same rows can go to SQLite or to the spill fi
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from recorder.dialects import dialect_for
@@ -23,25 +24,36 @@ from recorder.sse import parse_all
 MAX_BODY = 64 * 1024 * 1024  # the default of [store] max_body_bytes
 
 
+@dataclass
+class _Request:
+    """The request as recorded: JSON text when it parsed, else the raw bytes."""
+
+    json: str | None = None
+    raw: bytes | None = None
+    model: str | None = None
+    stream: bool = False
+
+
+@dataclass
+class _Response:
+    """The answer as recorded: reassembled for a dialect's stream, JSON text, or raw bytes."""
+
+    json: str | None = None
+    raw: bytes | None = None
+    answer: dict[str, Any] | None = None
+    reasoning_field: str | None = None
+    streamed: bool = False  # a stream its dialect reassembled
+    done: bool = False  # the stream's terminal event was relayed
+    stream_error: str | None = None
+    usage: dict[str, Any] = field(default_factory=dict)  # a JSON body's own usage, for paths without a dialect
+
+
 def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False, max_body: int = MAX_BODY) -> Row:
     """One `exchanges` row from a finished (or broken) LLM exchange."""
     request_headers, response_headers = _text(ev.request_headers), _text(ev.response_headers)
     secrets = (*ev.secrets, *header_secrets(request_headers + response_headers), *url_secrets(ev.upstream_url))
-    request_json, request_raw, model, stream = None, None, None, False
     notes: list[str] = []
-    try:
-        request = deep_json.loads(ev.request_body) if ev.request_body else None
-    except (ValueError, RecursionError) as exc:
-        request = None
-        request_raw = redactor.blob(ev.request_body, secrets)
-        if isinstance(exc, RecursionError):
-            notes.append(f"request {deep_json.TOO_DEEP}")
-    if isinstance(request, dict):
-        model = request.get("model") if isinstance(request.get("model"), str) else None
-        stream = bool(request.get("stream"))
-    if request is not None:
-        request_json = redactor.text(ev.request_body.decode("utf-8", "replace"), secrets)
-
+    request = _request(ev, redactor, secrets, notes)
     dialect = dialect_for(ev.method, ev.path)
     body, cut = decode_body(b"".join(ev.response_chunks), _header(response_headers, "content-encoding") or "", max_body)
     streamed = "text/event-stream" in (_header(response_headers, "content-type") or "")
@@ -49,47 +61,18 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False, ma
     if body_truncated:
         notes.append(f"a body passed [store] max_body_bytes = {max_body} and is stored cut there")
         body = _whole_events(body) if streamed else body
-    response_json = response_raw = reasoning_field = None
-    answer: dict[str, Any] | None = None
-    done, stream_error = False, None
-    generic_usage: dict[str, Any] = {}
-    if streamed and dialect is not None and (reassembled := _reassembled(dialect, body, notes)):
-        stream = True
-        assembled, answer_text = reassembled
-        answer, stream_error, reasoning_field = assembled.answer, assembled.error, assembled.reasoning_field
-        done = assembled.done  # the terminal event was relayed: complete, however the connection ended
-        done = done or (ev.body_truncated and not ev.incomplete)  # it was, past the cut in the record
-        response_json = redactor.text(answer_text, secrets)
-        if keep_raw:
-            response_raw = redactor.blob(body, secrets)
-    elif body:
-        try:
-            parsed = deep_json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            parsed = None
-            if isinstance(exc, RecursionError):
-                notes.append(f"response {deep_json.TOO_DEEP}")
-        if parsed is not None:
-            response_json = redactor.text(body.decode("utf-8", "replace"), secrets)
-            if isinstance(parsed, dict):
-                answer = parsed
-                generic_usage = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
-                field_of = getattr(dialect, "reasoning_field", None)  # optional: only chat has a choice of field
-                reasoning_field = field_of(parsed) if field_of else None
-            if keep_raw:
-                response_raw = redactor.blob(body, secrets)
-        else:
-            response_raw = redactor.blob(body, secrets)
-    if isinstance(answer, dict) and isinstance(answer.get("model"), str):
-        model = answer["model"]
+    response = _response(ev, dialect, body, streamed, redactor, secrets, keep_raw, notes)
+    answer = response.answer
+    model = answer["model"] if isinstance(answer, dict) and isinstance(answer.get("model"), str) else request.model
     if dialect is not None and isinstance(answer, dict):
         prompt_tokens, completion_tokens = dialect.usage(answer)
     else:
-        prompt_tokens, completion_tokens = _int(generic_usage.get("prompt_tokens")), _int(generic_usage.get("completion_tokens"))
+        prompt_tokens, completion_tokens = (_int(response.usage.get(k)) for k in ("prompt_tokens", "completion_tokens"))
     received = sum(len(c) for c in ev.response_chunks)
     state = decide(
-        ev, dialect, answer, streamed=streamed, done=done, stream_error=stream_error, body_error=_error_text(answer), received=received
-    )
+        ev, dialect, answer, streamed=streamed, done=response.done, stream_error=response.stream_error,
+        body_error=_error_text(answer), received=received,
+    )  # fmt: skip
     return "exchanges", {
         "uid": ev.uid,
         "started_at": ev.started_at,
@@ -102,14 +85,14 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False, ma
         "ttfb_ms": ev.ttfb_ms,
         "duration_ms": ev.duration_ms,
         "model": model,
-        "stream": int(stream),
-        "request_json": request_json,
-        "request_raw": request_raw,
+        "stream": int(request.stream or response.streamed),
+        "request_json": request.json,
+        "request_raw": request.raw,
         "request_headers": json.dumps(redactor.headers(request_headers)),
-        "response_json": response_json,
-        "response_raw": response_raw,
+        "response_json": response.json,
+        "response_raw": response.raw,
         "response_headers": json.dumps(redactor.headers(response_headers)),
-        "reasoning_field": reasoning_field,
+        "reasoning_field": response.reasoning_field,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "error": redactor.text(state.error, secrets) if state.error else None,
@@ -120,6 +103,64 @@ def exchange_row(ev: LLMExchange, redactor: Redactor, keep_raw: bool = False, ma
         "body_truncated": int(body_truncated),
         "note": "; ".join(notes) or None,
     }
+
+
+def _request(ev: LLMExchange, redactor: Redactor, secrets: tuple[str, ...], notes: list[str]) -> _Request:
+    out = _Request()
+    try:
+        request = deep_json.loads(ev.request_body) if ev.request_body else None
+    except (ValueError, RecursionError) as exc:
+        request = None
+        out.raw = redactor.blob(ev.request_body, secrets)
+        if isinstance(exc, RecursionError):
+            notes.append(f"request {deep_json.TOO_DEEP}")
+    if isinstance(request, dict):
+        out.model = request.get("model") if isinstance(request.get("model"), str) else None
+        out.stream = bool(request.get("stream"))
+    if request is not None:
+        out.json = redactor.text(ev.request_body.decode("utf-8", "replace"), secrets)
+    return out
+
+
+def _response(
+    ev: LLMExchange,
+    dialect: Dialect | None,
+    body: bytes,
+    streamed: bool,
+    redactor: Redactor,
+    secrets: tuple[str, ...],
+    keep_raw: bool,
+    notes: list[str],
+) -> _Response:
+    out = _Response()
+    if streamed and dialect is not None and (reassembled := _reassembled(dialect, body, notes)):
+        assembled, answer_text = reassembled
+        out.streamed, out.answer, out.stream_error = True, assembled.answer, assembled.error
+        out.reasoning_field = assembled.reasoning_field
+        # The terminal event was relayed: complete, however the connection ended (or past the record's cut).
+        out.done = assembled.done or (ev.body_truncated and not ev.incomplete)
+        out.json = redactor.text(answer_text, secrets)
+        out.raw = redactor.blob(body, secrets) if keep_raw else None
+        return out
+    if not body:
+        return out
+    try:
+        parsed = deep_json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        parsed = None
+        if isinstance(exc, RecursionError):
+            notes.append(f"response {deep_json.TOO_DEEP}")
+    if parsed is None:
+        out.raw = redactor.blob(body, secrets)
+        return out
+    out.json = redactor.text(body.decode("utf-8", "replace"), secrets)
+    if isinstance(parsed, dict):
+        out.answer = parsed
+        out.usage = parsed["usage"] if isinstance(parsed.get("usage"), dict) else {}
+        field_of = getattr(dialect, "reasoning_field", None)  # optional: only chat has a choice of field
+        out.reasoning_field = field_of(parsed) if field_of else None
+    out.raw = redactor.blob(body, secrets) if keep_raw else None
+    return out
 
 
 def build(

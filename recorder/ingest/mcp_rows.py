@@ -90,7 +90,9 @@ def _unparsed(ev: MCPMessage, exc: Exception) -> tuple[str, str | None, str | No
     note = f"stored raw, not parsed: {reason}"
     if (ev.server, reason[:20]) not in _LOGGED:
         _LOGGED.add((ev.server, reason[:20]))
-        log.warning("MCP server %r: a message %s; it was relayed as sent and stored raw, with a note", ev.server, reason)
+        log.warning(
+            "MCP server %r: a message %s; it was relayed as sent and stored raw, with a note", ev.server, reason
+        )
     spans = members(ev.body)
     if spans is None:
         return ("batch" if first_byte(ev.body) == b"[" else "invalid"), None, None, note
@@ -106,74 +108,90 @@ def _unparsed(ev: MCPMessage, exc: Exception) -> tuple[str, str | None, str | No
     return (kind if rpc_id is not None else "invalid"), None, rpc_id, note
 
 
+@dataclass
+class _Paired:
+    """What pairing a message with its request tells: the answer's request, latency and error flag."""
+
+    method: str | None
+    body: Any  # the message to store (a tools/call result without its image bytes)
+    reply_to: str | None = None
+    latency: float | None = None
+    is_error: int | None = None
+    tools: list[Row] = field(default_factory=list)  # tool schemas from a tools/list answer
+
+
 def mcp_rows(ev: MCPMessage, redactor: Redactor, pairing: Pairing) -> list[Row]:
     text = ev.body.decode("utf-8", "replace")
-    note = None
+    scanned = None
     try:
         parsed = json.loads(text)
     except (ValueError, RecursionError) as exc:  # kept whole, as text, with a note saying why
         parsed = None
         items: list[Any] = [None]
         scanned = _unparsed(ev, exc)
-        note = scanned[3]
     else:
         items = parsed if isinstance(parsed, list) else [parsed]
     rows: list[Row] = []
     for n, message in enumerate(items):
         uid = ev.uid if n == 0 else new_uid()
-        kind = classify(message)
-        method = message.get("method") if isinstance(message, dict) else None
-        rpc_id = canonical_json(message["id"]) if isinstance(message, dict) and "id" in message else None
-        if note is not None:
+        if scanned is not None:
             kind, method, rpc_id = scanned[:3]
-        body_obj = message
-        reply_to = latency = is_error = None
-        if kind == "request":
-            pairing.open((ev.server, ev.connection or ev.session, rpc_id, ev.direction), uid, ev.at, method or "")
-        elif kind in ("response", "error") and rpc_id is not None:
-            other = "c2s" if ev.direction == "s2c" else "s2c"
-            opened = pairing.close((ev.server, ev.connection or ev.session, rpc_id, other))
-            if opened is not None:
-                reply_to, started, method = opened[0], opened[1], opened[2] or None
-                latency = (ev.at - started) * 1000
-                if kind == "error":
-                    is_error = 1
-                elif message is None:
-                    pass  # unparsed: paired, but its result cannot be read
-                elif method == "tools/call":
-                    stripped = _strip_binary(message.get("result"))
-                    if stripped is not message.get("result"):
-                        body_obj = {**message, "result": stripped}
-                    is_error = int(bool((message.get("result") or {}).get("isError")))
-                if method == "tools/list" and kind == "response" and message is not None:
-                    rows.extend(_tool_rows(ev, message.get("result") or {}))
-        body = text if body_obj is parsed and n == 0 and len(items) == 1 else (
-            canonical_json(body_obj) if body_obj is not None else text
-        )
-        rows.append(
-            (
-                "mcp_messages",
-                {
-                    "uid": uid,
-                    "at": ev.at,
-                    "server": ev.server,
-                    "session": ev.session,
-                    "connection": ev.connection,
-                    "direction": ev.direction,
-                    "transport": ev.inbound,
-                    "kind": kind,
-                    "method": method,
-                    "rpc_id": rpc_id,
-                    "body": redactor.text(body, ev.secrets),
-                    "size": len(ev.body) if len(items) == 1 else len(canonical_json(message)),
-                    "reply_to": reply_to,
-                    "latency_ms": latency,
-                    "is_error": is_error,
-                    "note": note,
-                },
-            )
-        )
+        else:
+            kind = classify(message)
+            method = message.get("method") if isinstance(message, dict) else None
+            rpc_id = canonical_json(message["id"]) if isinstance(message, dict) and "id" in message else None
+        paired = _pair(ev, pairing, uid, kind, method, rpc_id, message)
+        rows.extend(paired.tools)
+        whole = paired.body is parsed and n == 0 and len(items) == 1  # stored as sent, not re-serialised
+        body = text if whole or paired.body is None else canonical_json(paired.body)
+        row = {
+            "uid": uid,
+            "at": ev.at,
+            "server": ev.server,
+            "session": ev.session,
+            "connection": ev.connection,
+            "direction": ev.direction,
+            "transport": ev.inbound,
+            "kind": kind,
+            "method": paired.method,
+            "rpc_id": rpc_id,
+            "body": redactor.text(body, ev.secrets),
+            "size": len(ev.body) if len(items) == 1 else len(canonical_json(message)),
+            "reply_to": paired.reply_to,
+            "latency_ms": paired.latency,
+            "is_error": paired.is_error,
+            "note": scanned[3] if scanned is not None else None,
+        }
+        rows.append(("mcp_messages", row))
     return rows
+
+
+def _pair(
+    ev: MCPMessage, pairing: Pairing, uid: str, kind: str, method: str | None, rpc_id: str | None, message: Any
+) -> _Paired:
+    """Open a request's pairing, or close it with its answer: latency, the method answered, errors."""
+    out = _Paired(method, message)
+    if kind == "request":
+        pairing.open((ev.server, ev.connection or ev.session, rpc_id, ev.direction), uid, ev.at, method or "")
+        return out
+    if kind not in ("response", "error") or rpc_id is None:
+        return out
+    other = "c2s" if ev.direction == "s2c" else "s2c"
+    opened = pairing.close((ev.server, ev.connection or ev.session, rpc_id, other))
+    if opened is None:
+        return out
+    out.reply_to, out.method = opened[0], opened[2] or None
+    out.latency = (ev.at - opened[1]) * 1000
+    if kind == "error":
+        out.is_error = 1
+    elif message is not None and out.method == "tools/call":  # an unparsed answer is paired, but not read
+        stripped = _strip_binary(message.get("result"))
+        if stripped is not message.get("result"):
+            out.body = {**message, "result": stripped}
+        out.is_error = int(bool((message.get("result") or {}).get("isError")))
+    if out.method == "tools/list" and kind == "response" and message is not None:
+        out.tools = _tool_rows(ev, message.get("result") or {})
+    return out
 
 
 def _tool_rows(ev: MCPMessage, result: dict[str, Any]) -> list[Row]:
@@ -182,6 +200,11 @@ def _tool_rows(ev: MCPMessage, result: dict[str, Any]) -> list[Row]:
         if not isinstance(tool, dict):
             continue
         digest = tool_hash(tool)
-        rows.append(("tools", {"hash": digest, "name": tool.get("name", ""), "definition": canonical_json(tool), "first_seen": ev.at}))
+        rows.append(
+            (
+                "tools",
+                {"hash": digest, "name": tool.get("name", ""), "definition": canonical_json(tool), "first_seen": ev.at},
+            )
+        )
         rows.append(("server_tools", {"server": ev.server, "hash": digest, "first_seen": ev.at}))
     return rows
