@@ -64,7 +64,7 @@ def limit_body(receive: Receive, limit: int) -> Receive:
 
 async def read_body(receive: Receive) -> bytes:
     message = await receive()
-    body = message.get("body", b"")
+    body: bytes = message.get("body", b"")
     if not message.get("more_body"):
         return body
     parts = [body]
@@ -80,7 +80,11 @@ async def send_json(send: Send, status: int, payload: Any, headers: RawHeaders |
         {
             "type": "http.response.start",
             "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])],
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -90,3 +94,9 @@ async def send_json(send: Send, status: int, payload: Any, headers: RawHeaders |
 def error_body(status: int, kind: str, message: str, **extra: Any) -> dict[str, Any]:
     """An OpenAI-style error object, so SDKs surface our message verbatim."""
     return {"error": {"message": message, "type": kind, "code": status, **extra}}
+
+
+async def wait_disconnect(receive: Receive) -> None:
+    """Return when the client goes away (after its body was read, `receive` has nothing else to say)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass

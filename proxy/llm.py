@@ -14,9 +14,19 @@ import time
 
 import httpx2
 
-from proxy.asgi import Receive, Scope, Send, downstream_headers, error_body, read_body, send_json, upstream_headers
+from proxy.asgi import (
+    Receive,
+    Scope,
+    Send,
+    downstream_headers,
+    error_body,
+    read_body,
+    send_json,
+    upstream_headers,
+    wait_disconnect,
+)
 from proxy.config import LLMConfig
-from proxy.token_capture import Capturer
+from proxy.token_capture import Capture, Capturer
 from recorder import Recorder
 from recorder.events import LLMExchange
 from recorder.ingest.redact import KEY_HEADERS, bearer_value, mask_url
@@ -39,8 +49,8 @@ class _Watch:
         self.gone = False
 
     async def run(self, receive: Receive, task: asyncio.Task[object]) -> None:
-        message = await receive()
-        if message["type"] == "http.disconnect" and not self.done:
+        await wait_disconnect(receive)
+        if not self.done:
             self.gone = True
             task.cancel()
 
@@ -72,25 +82,7 @@ class LLMRelay:
         """Relay one request whose path, after any /s/<key> prefix, is `path` (starting /v1/)."""
         started_at, t0 = time.time(), time.perf_counter()
         body = await read_body(receive)
-        query = scope.get("query_string") or b""
-        url = self.base + _raw_tail(scope, path) + ("?" + query.decode("latin-1") if query else "")
-        headers = upstream_headers(scope["headers"])
-        secrets = tuple(bearer_value(v.decode("latin-1")) for k, v in headers if k in KEY_HEADERS)
-        if not secrets and (key := self._api_key()):
-            headers.append((b"authorization", b"Bearer " + key.encode()))
-            secrets = (key,)
-        ev = LLMExchange(
-            method=scope["method"],
-            path=path,
-            upstream_url=url,
-            request_headers=headers,
-            request_body=body if len(body) <= self.record_limit else body[: self.record_limit],
-            body_truncated=len(body) > self.record_limit,
-            started_at=started_at,
-            session=session,
-            client=_client(scope),
-            secrets=secrets,
-        )
+        ev = self._exchange(scope, path, session, body, started_at)
         capture = self.tokens.begin(ev.method, path, body) if self.tokens else None
         ev.tokens = capture.record if capture else None
         watch = _Watch()
@@ -99,29 +91,12 @@ class LLMRelay:
         watcher = asyncio.create_task(watch.run(receive, task))
         response = None
         try:
-            request = httpx2.Request(scope["method"], url, headers=headers, content=capture.body if capture else body)
+            upstream_body = capture.body if capture else body
+            request = httpx2.Request(ev.method, ev.upstream_url, headers=ev.request_headers, content=upstream_body)
             response = await self.client.send(request, stream=True)
             if capture:
-                response = await capture.settle(self.client, scope["method"], url, headers, response)
-            ev.status = response.status_code
-            ev.response_headers = response.headers.raw
-            out_headers = capture.headers(response) if capture else downstream_headers(response.headers.raw)
-            await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
-            chunks, room = ev.response_chunks, self.record_limit
-            async for chunk in response.aiter_raw():
-                if not chunks:
-                    ev.ttfb_ms = (time.perf_counter() - t0) * 1000
-                if len(chunk) <= room:
-                    chunks.append(chunk)
-                    room -= len(chunk)
-                elif not ev.body_truncated:  # the client still gets every byte; the record stops here
-                    chunks.append(chunk[:room])
-                    room, ev.body_truncated = 0, True
-                if capture and not (chunk := capture.rewrite(chunk)):
-                    continue
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if capture and (rest := capture.tail()):
-                await send({"type": "http.response.body", "body": rest, "more_body": True})
+                response = await capture.settle(self.client, ev.method, ev.upstream_url, ev.request_headers, response)
+            await self._forward(ev, response, send, capture, t0)
             watch.done = True
             await send({"type": "http.response.body", "body": b""})
         except asyncio.CancelledError:
@@ -140,6 +115,53 @@ class LLMRelay:
                 await response.aclose()
             ev.duration_ms = (time.perf_counter() - t0) * 1000
             self.recorder.record(ev)
+
+    def _exchange(self, scope: Scope, path: str, session: str | None, body: bytes, started_at: float) -> LLMExchange:
+        """The event for this request: where it goes, with which headers (a configured key added when the
+        client sent none), and the secrets to mask in the record."""
+        query = scope.get("query_string") or b""
+        url = self.base + _raw_tail(scope, path) + ("?" + query.decode("latin-1") if query else "")
+        headers = upstream_headers(scope["headers"])
+        secrets = tuple(bearer_value(v.decode("latin-1")) for k, v in headers if k in KEY_HEADERS)
+        if not secrets and (key := self._api_key()):
+            headers.append((b"authorization", b"Bearer " + key.encode()))
+            secrets = (key,)
+        return LLMExchange(
+            method=scope["method"],
+            path=path,
+            upstream_url=url,
+            request_headers=headers,
+            request_body=body if len(body) <= self.record_limit else body[: self.record_limit],
+            body_truncated=len(body) > self.record_limit,
+            started_at=started_at,
+            session=session,
+            client=_client(scope),
+            secrets=secrets,
+        )
+
+    async def _forward(
+        self, ev: LLMExchange, response: httpx2.Response, send: Send, capture: Capture | None, t0: float
+    ) -> None:
+        """The upstream's status, headers and every chunk as it arrives; a copy for the record, up to its limit."""
+        ev.status = response.status_code
+        ev.response_headers = response.headers.raw
+        out_headers = capture.headers(response) if capture else downstream_headers(response.headers.raw)
+        await send({"type": "http.response.start", "status": response.status_code, "headers": out_headers})
+        chunks, room = ev.response_chunks, self.record_limit
+        async for chunk in response.aiter_raw():
+            if not chunks:
+                ev.ttfb_ms = (time.perf_counter() - t0) * 1000
+            if len(chunk) <= room:
+                chunks.append(chunk)
+                room -= len(chunk)
+            elif not ev.body_truncated:  # the client still gets every byte; the record stops here
+                chunks.append(chunk[:room])
+                room, ev.body_truncated = 0, True
+            if capture and not (chunk := capture.rewrite(chunk)):
+                continue
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        if capture and (rest := capture.tail()):
+            await send({"type": "http.response.body", "body": rest, "more_body": True})
 
     async def _upstream_failed(self, ev: LLMExchange, exc: httpx2.TransportError, send: Send, started: bool) -> None:
         timeout = isinstance(exc, httpx2.TimeoutException)

@@ -119,11 +119,49 @@ class _ChoiceBuilder:
 _KNOWN_DELTA_KEYS = {"role", "content", "refusal", "tool_calls", "function_call", *REASONING_FIELDS}
 
 
+@dataclass
+class _Stream:
+    """A chat-completion stream being added up, chunk by chunk."""
+
+    choices: dict[int, _ChoiceBuilder] = field(default_factory=dict)
+    top: dict[str, Any] = field(default_factory=dict)
+    usage: Any = None
+
+    def add(self, chunk: dict[str, Any]) -> None:
+        for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
+            if chunk.get(key) is not None and key not in self.top:
+                self.top[key] = chunk[key]
+        if chunk.get("usage"):
+            self.usage = chunk["usage"]
+        for raw in chunk.get("choices") or ():
+            index = raw.get("index", 0)
+            builder = self.choices.setdefault(index, _ChoiceBuilder(index))
+            builder.add_delta(raw.get("delta") or {})
+            if raw.get("finish_reason"):
+                builder.finish_reason = raw["finish_reason"]
+            if (raw.get("logprobs") or {}).get("content"):
+                builder.logprobs.extend(raw["logprobs"]["content"])
+
+    def completion(self) -> dict[str, Any]:
+        top = self.top
+        completion = {
+            "id": top.get("id"),
+            "object": "chat.completion",
+            "created": top.get("created"),
+            "model": top.get("model"),
+            "choices": [self.choices[i].build() for i in sorted(self.choices)],
+        }
+        for key in ("system_fingerprint", "service_tier"):
+            if key in top:
+                completion[key] = top[key]
+        if self.usage is not None:
+            completion["usage"] = self.usage
+        return completion
+
+
 def assemble(events: list[SSEEvent]) -> Assembled:
     """Fold the `data:` events of a chat-completion stream into one chat.completion."""
-    choices: dict[int, _ChoiceBuilder] = {}
-    top: dict[str, Any] = {}
-    usage = None
+    stream = _Stream()
     errors: list[str] = []
     done = False
     for event in events:
@@ -143,34 +181,11 @@ def assemble(events: list[SSEEvent]) -> Assembled:
         if "error" in chunk:
             errors.append(json.dumps(chunk["error"]) if not isinstance(chunk["error"], str) else chunk["error"])
             continue
-        for key in ("id", "created", "model", "system_fingerprint", "service_tier"):
-            if chunk.get(key) is not None and key not in top:
-                top[key] = chunk[key]
-        if chunk.get("usage"):
-            usage = chunk["usage"]
-        for raw in chunk.get("choices") or ():
-            index = raw.get("index", 0)
-            builder = choices.setdefault(index, _ChoiceBuilder(index))
-            builder.add_delta(raw.get("delta") or {})
-            if raw.get("finish_reason"):
-                builder.finish_reason = raw["finish_reason"]
-            if (raw.get("logprobs") or {}).get("content"):
-                builder.logprobs.extend(raw["logprobs"]["content"])
-    completion = {
-        "id": top.get("id"),
-        "object": "chat.completion",
-        "created": top.get("created"),
-        "model": top.get("model"),
-        "choices": [choices[i].build() for i in sorted(choices)],
-    }
-    for key in ("system_fingerprint", "service_tier"):
-        if key in top:
-            completion[key] = top[key]
-    if usage is not None:
-        completion["usage"] = usage
-    field_used = next((name for c in choices.values() for name in REASONING_FIELDS if name in c.reasoning), None)
-    finished = bool(choices) and all(c.finish_reason for c in choices.values())
-    return Assembled(completion, field_used, "; ".join(errors) or None, done or finished)
+        stream.add(chunk)
+    choices = stream.choices.values()
+    field_used = next((name for c in choices for name in REASONING_FIELDS if name in c.reasoning), None)
+    finished = bool(choices) and all(c.finish_reason for c in choices)
+    return Assembled(stream.completion(), field_used, "; ".join(errors) or None, done or finished)
 
 
 def reasoning_field_of(completion: dict[str, Any]) -> str | None:

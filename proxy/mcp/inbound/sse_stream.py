@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 
-from proxy.asgi import Receive, Send
+from proxy.asgi import Receive, Send, wait_disconnect
 from proxy.mcp.inbound.limits import Backlog
 
 STREAM_BYTES = 4 * 1024 * 1024  # pending notifications per open stream; answers are always kept
@@ -28,11 +28,6 @@ def sse_event(data: bytes, event_id: str | None = None, event: str = "message") 
 async def start_sse(send: Send, extra: list[tuple[bytes, bytes]] | None = None) -> None:
     headers = [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"), *(extra or [])]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
-
-
-async def wait_disconnect(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 END = None  # closes an SseStream
