@@ -88,13 +88,21 @@ class App:
         elif self.ui is not None and (scope["path"] == "/ui" or scope["path"].startswith("/ui/")):
             await self.ui(scope, receive, send)
         elif self.ui is not None and scope["path"] == "/" and scope["method"] == "GET":
-            await send({"type": "http.response.start", "status": 307, "headers": [(b"location", b"/ui/"), (b"content-length", b"0")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 307,
+                    "headers": [(b"location", b"/ui/"), (b"content-length", b"0")],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
         else:
             await send_json(
                 send,
                 404,
-                error_body(404, "not_found", f"tracemill serves /v1/*, /mcp/<server>/*, /ui and /healthz; not {scope['path']}"),
+                error_body(
+                    404, "not_found", f"tracemill serves /v1/*, /mcp/<server>/*, /ui and /healthz; not {scope['path']}"
+                ),
             )
 
     async def refuse(self, send: Send, refusal: Refusal, scope: Scope) -> None:

@@ -37,7 +37,9 @@ def _toml_value(value: Any) -> str:
 
 
 def _is_ours(spec: dict[str, Any]) -> bool:
-    return Path(str(spec.get("command", ""))).name == "tracemill" or ("/mcp/" in str(spec.get("url", "")) and "127.0.0.1" in str(spec.get("url", "")))
+    return Path(str(spec.get("command", ""))).name == "tracemill" or (
+        "/mcp/" in str(spec.get("url", "")) and "127.0.0.1" in str(spec.get("url", ""))
+    )
 
 
 _CLIENT_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}")  # VS Code and Cursor spell ${VAR} so

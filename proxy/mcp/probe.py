@@ -11,8 +11,14 @@ from proxy.config import MCPServerConfig
 from proxy.mcp.outbound import ChannelError, mcp_client, open_channel
 
 _INIT = {
-    "jsonrpc": "2.0", "id": "probe-init", "method": "initialize",
-    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "tracemill-probe", "version": "1"}},
+    "jsonrpc": "2.0",
+    "id": "probe-init",
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "tracemill-probe", "version": "1"},
+    },
 }
 
 
@@ -21,7 +27,13 @@ async def probe(server: MCPServerConfig, timeout: float = 30.0) -> dict[str, Any
     client = mcp_client()
     channel = open_channel(server, client, stderr=asyncio.subprocess.DEVNULL)
     started = time.perf_counter()
-    out: dict[str, Any] = {"name": server.name, "transport": server.kind, "reachable": False, "tools": None, "error": None}
+    out: dict[str, Any] = {
+        "name": server.name,
+        "transport": server.kind,
+        "reachable": False,
+        "tools": None,
+        "error": None,
+    }
     try:
         async with asyncio.timeout(timeout):
             await channel.start()
@@ -46,8 +58,10 @@ async def probe(server: MCPServerConfig, timeout: float = 30.0) -> dict[str, Any
             count, cursor, page = 0, None, 0
             while True:
                 page += 1
-                params = {"cursor": cursor} if cursor else {}
-                reply = await ask({"jsonrpc": "2.0", "id": f"probe-tools-{page}", "method": "tools/list", "params": params})
+                params: dict[str, Any] = {"cursor": cursor} if cursor else {}
+                reply = await ask(
+                    {"jsonrpc": "2.0", "id": f"probe-tools-{page}", "method": "tools/list", "params": params}
+                )
                 result = reply.get("result") or {}
                 count += len(result.get("tools") or [])
                 cursor = result.get("nextCursor")

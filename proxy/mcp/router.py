@@ -43,7 +43,7 @@ class MCPRouter:
         await self.client.aclose()
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, path: str, session: str | None) -> None:
-        name, _, rest = path[len("/mcp/"):].partition("/")
+        name, _, rest = path[len("/mcp/") :].partition("/")
         if name not in self.http:
             known = ", ".join(sorted(self.http)) or "none configured"
             await send_json(send, 404, {"error": f"tracemill: no MCP server named {name!r} (known: {known})"})
@@ -57,4 +57,5 @@ class MCPRouter:
         elif rest == "messages" and scope["method"] == "POST":
             await self.sse[name].post(scope, receive, send)
         else:
-            await send_json(send, 404, {"error": f"tracemill: /mcp/{name}/{rest} is not a route (use /mcp/{name}, /mcp/{name}/mcp or /mcp/{name}/sse)"})
+            routes = f"/mcp/{name}, /mcp/{name}/mcp or /mcp/{name}/sse"
+            await send_json(send, 404, {"error": f"tracemill: /mcp/{name}/{rest} is not a route (use {routes})"})

@@ -50,7 +50,9 @@ class HttpReverse:
     def _record(self, direction: str, raw: bytes, session: str | None, connection: str | None) -> None:
         if raw.strip():
             secrets = tuple(self._client_secrets)
-            self.recorder.record(MCPMessage(self.server.name, direction, "http", raw, session, connection, secrets=secrets))
+            self.recorder.record(
+                MCPMessage(self.server.name, direction, "http", raw, session, connection, secrets=secrets)
+            )
 
     def _remember_client_secrets(self, headers: list[tuple[bytes, bytes]]) -> None:
         """The client's own tokens and cookies: with pass_auth they reach the server, which may echo
@@ -71,10 +73,14 @@ class HttpReverse:
         sid = header(scope["headers"], b"mcp-session-id")
         connection = sid.decode("latin-1") if sid else None
         try:
-            response = await self.client.send(httpx2.Request(scope["method"], url, headers=headers, content=body), stream=True)
+            response = await self.client.send(
+                httpx2.Request(scope["method"], url, headers=headers, content=body), stream=True
+            )
         except httpx2.TransportError as exc:
             target = self.server.url or ""
-            message = f"tracemill: cannot reach MCP server '{self.server.name}' at {target} ({type(exc).__name__}: {exc})"
+            message = (
+                f"tracemill: cannot reach MCP server '{self.server.name}' at {target} ({type(exc).__name__}: {exc})"
+            )
             message = scrub(message, target)
             await send_json(send, 502, error_body(message))
             self._record("c2s", body, session or connection, connection)
@@ -86,7 +92,11 @@ class HttpReverse:
             if "text/event-stream" in response.headers.get("content-type", ""):
                 parts = SsePassThrough(self, session or connection, connection)
             self._record("c2s", body, session or connection, connection)
-            start = {"type": "http.response.start", "status": response.status_code, "headers": downstream_headers(response.headers.raw)}
+            start = {
+                "type": "http.response.start",
+                "status": response.status_code,
+                "headers": downstream_headers(response.headers.raw),
+            }
             await send(start)
             whole: list[bytes] = []
             async for chunk in response.aiter_raw():
@@ -139,6 +149,8 @@ class SsePassThrough:
         self.pending, self.size = [], 0
         server = self.relay.server.name
         secrets = tuple(self.relay._client_secrets)
-        part = MCPStreamPart(server, "http", self.stream, self.seq, chunk, end, self.session, self.connection, secrets=secrets)
+        part = MCPStreamPart(
+            server, "http", self.stream, self.seq, chunk, end, self.session, self.connection, secrets=secrets
+        )
         self.relay.recorder.record(part)
         self.seq += 1

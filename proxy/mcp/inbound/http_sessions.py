@@ -26,7 +26,7 @@ from proxy.mcp.bridge import Bridge
 from proxy.mcp.inbound.http_session import HttpSession
 from proxy.mcp.inbound.limits import CapReached, SessionCap
 from proxy.mcp.inbound.sse_stream import pump, start_sse
-from proxy.mcp.jsonrpc import INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR, SESSION_NOT_FOUND, error_body, peek
+from proxy.mcp.jsonrpc import INVALID_REQUEST, PARSE_ERROR, SERVER_ERROR, SESSION_NOT_FOUND, Peek, error_body, peek
 from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
 from recorder.json_members import members
@@ -121,7 +121,9 @@ class HttpSessions:
         session = self.sessions.get(sid) if sid else None
         if sid and session is None:
             await send_json(
-                send, 404, error_body(f"tracemill: session {sid} not found (it ended); initialize again", SESSION_NOT_FOUND)
+                send,
+                404,
+                error_body(f"tracemill: session {sid} not found (it ended); initialize again", SESSION_NOT_FOUND),
             )
             return
         try:
@@ -133,11 +135,16 @@ class HttpSessions:
                 if session is not None:
                     await self._end(session)
                 await send_json(
-                    send, 200 if session else 400, {} if session else error_body("Mcp-Session-Id required", INVALID_REQUEST)
+                    send,
+                    200 if session else 400,
+                    {} if session else error_body("Mcp-Session-Id required", INVALID_REQUEST),
                 )
             else:
                 await send_json(
-                    send, 405, error_body(f"{method} is not allowed here", INVALID_REQUEST), [(b"allow", b"GET, POST, DELETE")]
+                    send,
+                    405,
+                    error_body(f"{method} is not allowed here", INVALID_REQUEST),
+                    [(b"allow", b"GET, POST, DELETE")],
                 )
         except ChannelError as exc:
             await send_json(send, 502, error_body(f"tracemill: {exc}", SERVER_ERROR))
@@ -161,9 +168,8 @@ class HttpSessions:
             elif session is None:
                 session = await self._shared(session_key)
         except CapReached as exc:
-            await _send_error(
-                send, 503, error_body(str(exc), SERVER_ERROR, {"setting": exc.setting, "limit": exc.limit}), p.id
-            )
+            limits = {"setting": exc.setting, "limit": exc.limit}
+            await _send_error(send, 503, error_body(str(exc), SERVER_ERROR, limits), p.id)
             return
         assert session.bridge is not None
         session.last_used = time.monotonic()
@@ -172,6 +178,13 @@ class HttpSessions:
             await send({"type": "http.response.start", "status": 202, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
             return
+        await self._answer(session, p, body, new_sid, send, receive)
+
+    async def _answer(
+        self, session: HttpSession, p: Peek, body: bytes, new_sid: str | None, send: Send, receive: Receive
+    ) -> None:
+        """A request's answer as an SSE stream: its progress notifications, then its response."""
+        assert session.bridge is not None and p.id is not None
         stream = session.stream()
         rid, upstream_body = p.id, None
         if session.stateless:  # only the upstream sees the rewritten id; the bytes around it stay
@@ -183,8 +196,7 @@ class HttpSessions:
         if (token := p.progress_token) is not None:
             session.by_token[token] = stream
         session.posts.append(stream)
-        extra = [(b"mcp-session-id", new_sid.encode())] if new_sid else []
-        await start_sse(send, extra)
+        await start_sse(send, [(b"mcp-session-id", new_sid.encode())] if new_sid else [])
         try:
             await session.bridge.from_client(body, upstream_body)
             await pump(stream, send, receive)
@@ -196,7 +208,9 @@ class HttpSessions:
 
     async def _get(self, scope: Scope, receive: Receive, send: Send, session: HttpSession | None) -> None:
         if session is None:
-            await send_json(send, 405, error_body("GET needs an Mcp-Session-Id", INVALID_REQUEST), [(b"allow", b"POST")])
+            await send_json(
+                send, 405, error_body("GET needs an Mcp-Session-Id", INVALID_REQUEST), [(b"allow", b"POST")]
+            )
             return
         last = header(scope["headers"], b"last-event-id")
         stream = session.open_get(last.decode("latin-1") if last is not None else None)

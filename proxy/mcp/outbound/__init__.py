@@ -77,7 +77,9 @@ def split_lines(buffer: bytearray, chunk: bytes) -> list[bytes]:
     return [line[:-1] if line[-1:] == b"\r" else line for line in lines if line and not line.isspace()]
 
 
-def open_channel(config: MCPServerConfig, client: httpx2.AsyncClient | None = None, stderr: int | None = None) -> Channel:
+def open_channel(
+    config: MCPServerConfig, client: httpx2.AsyncClient | None = None, stderr: int | None = None
+) -> Channel:
     """The channel for a configured server: one implementation per transport in this folder."""
     from proxy.mcp.outbound.http import HttpChannel
     from proxy.mcp.outbound.sse import SseChannel

@@ -1,6 +1,5 @@
 """A streamable HTTP server, driven as a client would."""
 
-
 import asyncio
 import contextlib
 import json
@@ -27,7 +26,7 @@ def routing_headers(raw: bytes) -> dict[str, str]:
         return {}
     if not isinstance(message, dict) or "method" not in message:
         return {}
-    params = message.get("params") if isinstance(message.get("params"), dict) else {}
+    params: dict[str, Any] = message["params"] if isinstance(message.get("params"), dict) else {}
     version = (params.get("_meta") or {}).get("io.modelcontextprotocol/protocolVersion")
     if not version:
         return {}
@@ -129,7 +128,9 @@ class HttpChannel(Channel):
     async def _listen(self) -> None:
         """The standalone GET stream, for messages the server sends outside any request."""
         with best_effort(f"the standalone GET stream of {self.name}", httpx2.TransportError):
-            async with self.client.stream("GET", self.url, headers={**self._base_headers(), "accept": "text/event-stream"}) as response:
+            async with self.client.stream(
+                "GET", self.url, headers={**self._base_headers(), "accept": "text/event-stream"}
+            ) as response:
                 if response.status_code == 200 and "text/event-stream" in response.headers.get("content-type", ""):
                     await self._pump_sse(response)
 

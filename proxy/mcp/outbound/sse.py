@@ -1,6 +1,5 @@
 """A legacy HTTP+SSE server."""
 
-
 import asyncio
 from urllib.parse import urljoin
 
@@ -27,13 +26,19 @@ class SseChannel(Channel):
         try:
             await asyncio.wait_for(asyncio.shield(self.endpoint), 30)
         except TimeoutError:
-            raise ChannelError(scrub(f"MCP server '{self.name}': no endpoint event from {self.url}", self.url)) from None
+            raise ChannelError(
+                scrub(f"MCP server '{self.name}': no endpoint event from {self.url}", self.url)
+            ) from None
 
     async def _stream(self) -> None:
         try:
-            async with self.client.stream("GET", self.url, headers={"accept": "text/event-stream", **self.headers}) as response:
+            async with self.client.stream(
+                "GET", self.url, headers={"accept": "text/event-stream", **self.headers}
+            ) as response:
                 if response.status_code != 200:
-                    raise ChannelError(scrub(f"MCP server '{self.name}': GET {self.url} answered {response.status_code}", self.url))
+                    raise ChannelError(
+                        scrub(f"MCP server '{self.name}': GET {self.url} answered {response.status_code}", self.url)
+                    )
                 parser = SSEParser(raw=True)  # each message's bytes as sent: no decode and encode again
                 async for chunk in response.aiter_raw():
                     for event in parser.feed(chunk):
@@ -50,7 +55,9 @@ class SseChannel(Channel):
         if self.closed_reason:
             raise ChannelError(self.closed_reason)
         endpoint = await self.endpoint
-        response = await self.client.post(endpoint, content=raw, headers={"content-type": "application/json", **self.headers})
+        response = await self.client.post(
+            endpoint, content=raw, headers={"content-type": "application/json", **self.headers}
+        )
         if response.status_code >= 400:
             raise ChannelError(f"MCP server '{self.name}' refused a message: HTTP {response.status_code}")
 

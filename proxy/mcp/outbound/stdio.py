@@ -1,6 +1,5 @@
 """A stdio child speaking newline-delimited JSON-RPC."""
 
-
 import asyncio
 import contextlib
 import ctypes
@@ -50,8 +49,14 @@ class StdioChannel(Channel):
             # Its own session and process group, so closing it also ends what it started (npx's node child).
             # start_new_session, not process_group: uvloop (under `tracemill serve`) refuses process_group.
             self.proc = await asyncio.create_subprocess_exec(
-                exe, *self.config.args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=self.stderr, env=env, cwd=self.config.cwd, start_new_session=True,
+                exe,
+                *self.config.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=self.stderr,
+                env=env,
+                cwd=self.config.cwd,
+                start_new_session=True,
                 preexec_fn=_die_with(os.getpid()) if _libc is not None else None,
             )
         except OSError as exc:
