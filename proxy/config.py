@@ -55,11 +55,12 @@ class LLMConfig:
 
 @dataclass
 class StoreConfig:
-    path: str = "tracemill.db"
+    path: str = "tracemill.db"  # the store: a SQLite file, or a postgresql:// URL (TRACEMILL_DB, --db)
     keep_raw: bool = False
     max_body_bytes: int = 64 * 1024 * 1024  # a body past this is stored cut there and flagged `body_truncated`
     max_queue_bytes: int = 256 * 1024 * 1024  # events waiting for the writer past this go to the spill file
     drain_seconds: float = 5.0  # at shutdown, seconds the writer gets before what is left is spilled
+    url: str = ""  # in proxy.toml, a PostgreSQL store's URL; it becomes `path`, which env and flags override
 
 
 @dataclass
@@ -145,8 +146,14 @@ def _apply_file(config: Config, data: dict[str, Any], where: str, lenient_mcp: b
             raise ConfigError(f"{where}: unknown section [{section}] (known: {known})")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: {section} must be a table")
+        if section == "store" and "url" in table and "path" in table:
+            raise ConfigError(f"{where}: [store] has both path and url; a store is one or the other")
         for key, value in table.items():
             _set(config, section, key, value, where)
+        if section == "store" and table.get("url"):
+            if not str(table["url"]).lower().startswith(("postgresql://", "postgres://")):
+                raise ConfigError(f"{where}: store.url must start with postgresql:// (a SQLite file goes in store.path)")
+            config.store.path = config.store.url
 
 
 def _set(config: Config, section: str, key: str, value: Any, where: str) -> None:

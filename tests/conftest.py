@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,12 @@ from tests.support.serving import proxy_for
 from tests.support.store_rows import Canned, rows, wait_rows  # noqa: F401  (re-exported for tests)
 
 # Fixtures shared across folders live in tests/support and register here.
-pytest_plugins = ["tests.support.export_data", "tests.support.recordings", "tests.support.token_recordings"]
+pytest_plugins = [
+    "tests.support.export_data",
+    "tests.support.recordings",
+    "tests.support.token_recordings",
+    "tests.support.stores",
+]
 
 
 @pytest.fixture
@@ -29,8 +35,9 @@ async def scripted() -> AsyncIterator[tuple[str, ScriptedUpstream]]:
 
 
 @pytest.fixture
-async def proxy(scripted: tuple[str, ScriptedUpstream], db_path: Path) -> AsyncIterator[str]:
-    async with proxy_for(scripted[0], db_path) as (url, _app):
+async def proxy(scripted: tuple[str, ScriptedUpstream], db: Any) -> AsyncIterator[str]:
+    """The recording proxy in front of the scripted upstream, recording into `db` (each backend)."""
+    async with proxy_for(scripted[0], db) as (url, _app):
         yield url
 
 

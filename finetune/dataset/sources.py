@@ -11,6 +11,7 @@ from typing import Any
 
 from finetune.dataset.export import ExportOptions, iter_rows
 from finetune.dataset.unroll import unroll
+from recorder.store.location import is_postgres
 
 
 class DataError(ValueError):
@@ -48,7 +49,7 @@ def _loaded(source: str) -> Iterator[dict[str, Any]]:
 
 def load_rows(source: str | None, db: str, options: ExportOptions) -> list[dict[str, Any]]:
     """Rows ready to train on. The store goes through the export code; files are read as exported."""
-    if source is None or source.endswith((".db", ".sqlite")):
+    if source is None or source.endswith((".db", ".sqlite")) or is_postgres(source):
         return list(iter_rows(source or db, options))
     rows = []
     for row in _loaded(source):

@@ -12,6 +12,7 @@ import click
 from proxy.cli import curate, datasets, inspect, mcp, serve, store, tokens, traces, train, ui  # noqa: F401  (register commands)
 from proxy.cli.common import main
 from proxy.config import ConfigError
+from recorder.store.location import StoreUnavailable
 
 __all__ = ["main", "run"]
 
@@ -22,3 +23,6 @@ def run() -> None:
     except ConfigError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(2)
+    except StoreUnavailable as exc:  # the server is down, the driver missing: one line, no traceback
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -48,7 +48,9 @@ def _open(ctx: click.Context) -> TraceReader:
 
 
 config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: ./proxy.toml if present).")
-db_option = click.option("--db", type=click.Path(dir_okay=False), help="SQLite store (default: [store].path, tracemill.db).")
+db_option = click.option(
+    "--db", help="The store: a SQLite file, or a postgresql:// URL (default: [store] path or url, tracemill.db)."
+)
 
 
 def common(fn: Any) -> Any:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from proxy.cli.common import _config, _open, common, main
+from recorder.store.location import without_password
 
 
 @main.group()
@@ -35,7 +36,7 @@ def mcp_import(ctx: click.Context, path: str, write: bool, proxy_url: str | None
     data, key = imp.read_client_config(client_path)
     url = proxy_url or f"http://{config.server.host}:{config.server.port}"
     toml_path = Path(ctx.obj.get("config") or "proxy.toml").resolve()
-    db = str(Path(config.store.path).resolve())
+    db = without_password(config.store.path)  # wrap finds the password where libpq looks: never in a client config
     if skipped := imp.convert(data, key, url, db)[2]:
         click.echo(f"# already pointing at tracemill, left alone: {', '.join(skipped)}", err=True)
     if not write:  # printed with every token masked; --write puts the real values in 0600 files

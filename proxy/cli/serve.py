@@ -25,11 +25,13 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
     from proxy.guard import is_loopback_bind
     from proxy.server import serve as run
     from recorder.ingest.redact import mask_url
+    from recorder.store import check
 
+    check(config.store.path)  # a PostgreSQL URL without the driver: one line saying what to install
     mcp = f", MCP servers at /mcp/<{'|'.join(config.mcp_servers)}>" if config.mcp_servers else ""
     click.echo(
         f"tracemill listening on http://{config.server.host}:{config.server.port}/v1, "
-        f"forwarding to {mask_url(config.llm.base_url)}{mcp}, recording to {Path(config.store.path).resolve()} "
+        f"forwarding to {mask_url(config.llm.base_url)}{mcp}, recording to {store_name(config.store.path)} "
         f"(config: {config.source}); {viewer_note(config)}",
         err=True,
     )
@@ -135,6 +137,7 @@ def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, us
     """
     from proxy.config import ConfigError, MCPServerConfig, load
     from proxy.mcp.inbound.stdio_wrap import run as run_wrap
+    from recorder.store import check
 
     try:  # the config `serve` uses (--config, TRACEMILL_CONFIG, ./proxy.toml); other servers' unset ${VAR}s do not matter
         config = load(ctx.obj.get("config"), lenient_mcp=True, **{"store.path": ctx.obj.get("db")})
@@ -142,6 +145,7 @@ def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, us
         raise click.ClickException(str(exc)) from None
     if name in config.mcp_errors and not (command or url):
         raise click.ClickException(config.mcp_errors[name])
+    check(config.store.path)
     if command and url:
         raise click.UsageError("give either a command after -- or --url, not both")
     if command:
@@ -159,3 +163,9 @@ def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, us
     logging.basicConfig(level=logging.WARNING, format="tracemill wrap: %(message)s", stream=sys.stderr)
     sys.exit(run_wrap(server, config, session))
 
+
+def store_name(location: str) -> str:
+    """What `serve` says it records to: the SQLite file's full path, or the URL without its password."""
+    from recorder.store.location import is_postgres, masked
+
+    return f"PostgreSQL {masked(location)}" if is_postgres(location) else str(Path(location).resolve())

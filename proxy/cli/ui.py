@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from proxy.cli.common import _config, _open, _setup_logging, common, main
+from proxy.cli.serve import store_name
 
 
 def viewer_url(host: str, port: int) -> str:
@@ -43,7 +44,7 @@ def ui(ctx: click.Context, host: str | None, port: int | None, verbose: bool) ->
     config.ui.enabled = True
     _setup_logging(verbose)
     app = build(config, standalone=True)
-    click.echo(f"tracemill {viewer_note(config)}, reading {config.store.path}", err=True)
+    click.echo(f"tracemill {viewer_note(config)}, reading {store_name(config.store.path)}", err=True)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

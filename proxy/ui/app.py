@@ -23,6 +23,7 @@ from proxy.config import Config
 from proxy.ui.guard import Guard
 from proxy.ui.jobs import Jobs
 from proxy.ui.reads import Reads
+from recorder.store.location import is_postgres
 
 STATIC = Path(__file__).parent / "static"
 # Trace content is data, never code: no inline script runs even if escaping were ever missed.
@@ -68,6 +69,8 @@ class Viewer:
         return (
             Path(self.config.ui.export_dir)
             if self.config.ui.export_dir
+            else Path("exports").resolve()  # a PostgreSQL store has no folder: the working directory's
+            if is_postgres(self.config.store.path)
             else Path(self.config.store.path).resolve().parent / "exports"
         )
 

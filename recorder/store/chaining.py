@@ -1,22 +1,22 @@
 """The episodes table kept up to date: each new exchange chained onto the episode it continues
 (rules in recorder/episodes/chain.py), incrementally, behind a cursor.
 
-Several readers may refresh at once: each batch re-checks the cursor inside its write
-transaction, so no exchange is chained twice.
+Several readers may refresh at once, on either backend: each batch reads and moves the cursor
+under its lock, so no exchange is chained twice; and it reads only up to a frontier that no batch
+still being written can fall below (see `dbapi.frontier`), so none is skipped.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from recorder.dialects.base import COMPLETE, ERROR, INCOMPLETE
 from recorder.episodes.chain import Turn, prefix_points, turn
 from recorder.episodes.normalize import canonical_args
-from recorder.store import cursors
+from recorder.store import cursors, dbapi
 from recorder.store.conversations import ORDER, Conversations
-from recorder.store.sqlite import transaction
+from recorder.store.dbapi import Connection
 
 _COLUMNS = (
     "id, started_at, duration_ms, session, model, method, dialect, request_json, response_json, "
@@ -24,23 +24,24 @@ _COLUMNS = (
 )
 
 
-def update(db: sqlite3.Connection, batch: int = 500) -> int:
+def update(db: Connection, batch: int = 500) -> int:
     """Chain every exchange recorded since the last call; returns how many were looked at."""
+    if (db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0) <= cursors.get(db, "episodes"):
+        return 0  # nothing new: no write, no lock
+    last = dbapi.frontier(db, "exchanges")  # first: rows still being written wait for the next refresh
     seen = 0
     conversations = Conversations(db)
     while True:
-        cursor = cursors.get(db, "episodes")
-        last = db.execute("SELECT max(id) FROM exchanges").fetchone()[0] or 0  # first: rows written later wait
-        if last <= cursor:
-            return seen  # nothing new: no write, no lock
-        rows = db.execute(
-            f"SELECT {_COLUMNS} FROM exchanges x WHERE id > ? AND id <= ? AND dialect IS NOT NULL "
-            "AND NOT EXISTS (SELECT 1 FROM episode_exchanges ee WHERE ee.exchange_id = x.id) ORDER BY id LIMIT ?",
-            (cursor, last, batch),
-        ).fetchall()
-        with transaction(db):
-            if cursors.get(db, "episodes") != cursor:
-                continue  # another reader chained these while we read them: look again
+        with dbapi.transaction(db):
+            dbapi.lock_cursor(db, "episodes")
+            cursor = cursors.get(db, "episodes")  # under the lock: another reader may have moved it
+            if last <= cursor:
+                return seen
+            rows = db.execute(
+                f"SELECT {_COLUMNS} FROM exchanges x WHERE id > ? AND id <= ? AND dialect IS NOT NULL "
+                "AND NOT EXISTS (SELECT 1 FROM episode_exchanges ee WHERE ee.exchange_id = x.id) ORDER BY id LIMIT ?",
+                (cursor, last, batch),
+            ).fetchall()
             for row in rows:
                 _add(db, conversations, row)
             cursors.put(db, "episodes", rows[-1]["id"] if len(rows) == batch else last)
@@ -49,7 +50,7 @@ def update(db: sqlite3.Connection, batch: int = 500) -> int:
             return seen
 
 
-def _add(db: sqlite3.Connection, conversations: Conversations, row: sqlite3.Row) -> None:
+def _add(db: Connection, conversations: Conversations, row: Any) -> None:
     if row["completion_state"] == ERROR:
         return  # a failed call is not a turn
     canonical = conversations.translate(row)
@@ -66,7 +67,7 @@ def _add(db: sqlite3.Connection, conversations: Conversations, row: sqlite3.Row)
     _returned(db, new)
 
 
-def _parent(db: sqlite3.Connection, new: Turn) -> sqlite3.Row | None:
+def _parent(db: Connection, new: Turn) -> Any:
     """The exchange whose request + answer is the longest prefix of this request.
 
     Among equal prefixes, one whose episode still ends there comes first, oldest first: N
@@ -80,13 +81,13 @@ def _parent(db: sqlite3.Connection, new: Turn) -> sqlite3.Row | None:
             "AND ee.answer_index = ? " + ("AND e.session = ? " if new.session else "") + ORDER
         )
         args: tuple[Any, ...] = (new.hashes[k], new.hashes[k], k) + ((new.session,) if new.session else ())
-        row: sqlite3.Row | None = db.execute(sql, args).fetchone()
+        row: Any = db.execute(sql, args).fetchone()
         if row is not None:
             return row
     return None
 
 
-def _place(db: sqlite3.Connection, new: Turn, parent: sqlite3.Row | None) -> int:
+def _place(db: Connection, new: Turn, parent: Any) -> int:
     """Continue the parent's episode when it still ends (or may resume) there; else start one. Returns its id."""
     ends_there = parent is not None and parent["exchange_id"] in (parent["last_exchange_id"], parent["resume_from"])
     continued = parent if ends_there else None
@@ -104,38 +105,45 @@ def _place(db: sqlite3.Connection, new: Turn, parent: sqlite3.Row | None) -> int
     cur = db.execute(
         "INSERT INTO episodes (session, source, started_at, updated_at, model, last_exchange_id, resume_from, "
         "exchanges, turns, tool_calls, prompt_tokens, completion_tokens, first_user, forked_from) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?) RETURNING id",
         (new.session, new.source, new.started_at, new.started_at, new.model, new.exchange_id, resume, new.turns,
          new.tool_calls, *new.tokens, new.first_user, parent["episode_id"] if parent else None),
     )  # fmt: skip
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
-def _remember(db: sqlite3.Connection, new: Turn, episode: int) -> None:
+def _remember(db: Connection, new: Turn, episode: int) -> None:
     """Where this exchange's answer sits, so later requests can find it as their prefix."""
     canonical = new.canonical
     db.execute(
-        "INSERT OR REPLACE INTO episode_exchanges (exchange_id, episode_id, answer_index, conv_hash, alt_hash, "
-        "answer_json, answer_id, alt_ids, prev_exchange_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO episode_exchanges (exchange_id, episode_id, answer_index, conv_hash, alt_hash, "
+        "answer_json, answer_id, alt_ids, prev_exchange_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (exchange_id) DO UPDATE SET episode_id = excluded.episode_id, "
+        "answer_index = excluded.answer_index, conv_hash = excluded.conv_hash, alt_hash = excluded.alt_hash, "
+        "answer_json = excluded.answer_json, "
+        "answer_id = excluded.answer_id, alt_ids = excluded.alt_ids, prev_exchange_id = excluded.prev_exchange_id",
         (new.exchange_id, episode, len(new.conversation) - 1, new.hashes[-1], new.alt_hash,
          json.dumps(new.answer, ensure_ascii=False) if new.answer else None, canonical.response_id,
          json.dumps(canonical.alt_call_ids) if canonical.alt_call_ids else None, new.continues_exchange),
     )  # fmt: skip
 
 
-def _tool_calls(db: sqlite3.Connection, new: Turn) -> None:
+def _tool_calls(db: Connection, new: Turn) -> None:
     alt = new.canonical.alt_call_ids
     for idx, call in enumerate((new.answer or {}).get("tool_calls") or []):
         fn = call.get("function") or {}
         db.execute(
-            "INSERT OR REPLACE INTO llm_tool_calls (exchange_id, idx, tool_call_id, name, arguments, session, "
-            "answered_at, alt_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO llm_tool_calls (exchange_id, idx, tool_call_id, name, arguments, session, "
+            "answered_at, alt_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (exchange_id, idx) DO UPDATE SET "
+            "tool_call_id = excluded.tool_call_id, name = excluded.name, arguments = excluded.arguments, "
+            "session = excluded.session, answered_at = excluded.answered_at, alt_id = excluded.alt_id, "
+            "consumed_at = NULL",
             (new.exchange_id, idx, call.get("id"), fn.get("name") or "", canonical_args(fn.get("arguments")),
              new.session, new.answered_at, alt.get(call.get("id") or "")),
         )  # fmt: skip
 
 
-def _returned(db: sqlite3.Connection, new: Turn) -> None:
+def _returned(db: Connection, new: Turn) -> None:
     """Tool results carried back: mark their calls consumed, under the id the client used."""
     at = new.started_at
     for tool_call_id in new.returned:

@@ -8,7 +8,6 @@ rows they need.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from recorder.dialects import by_name
@@ -16,6 +15,7 @@ from recorder.dialects.base import COMPLETE, Canonical, DialectError
 from recorder.episodes.chain import Episode
 from recorder.episodes.history import continued, with_recorded_reasoning
 from recorder.episodes.normalize import chain
+from recorder.store.dbapi import Connection
 
 # One whose episode still ends (or may resume) at the exchange comes first, oldest first; else the newest.
 ORDER = (
@@ -35,12 +35,12 @@ def _loads(text: str | None) -> Any:
 class Conversations:
     """Translates exchanges and rebuilds stateful conversations, remembering what it built."""
 
-    def __init__(self, db: sqlite3.Connection) -> None:
+    def __init__(self, db: Connection) -> None:
         self.db = db
         self._full: dict[int, list[dict[str, Any]]] = {}
         self._tools: dict[int, list[dict[str, Any]]] = {}
 
-    def translate(self, row: sqlite3.Row, with_answer: bool = True) -> Canonical | None:
+    def translate(self, row: Any, with_answer: bool = True) -> Canonical | None:
         """The exchange in canonical form, or None when it is not a conversation its dialect can read."""
         dialect = by_name(row["dialect"])
         request = _loads(row["request_json"])
@@ -65,7 +65,7 @@ class Conversations:
                 return answer
         return None
 
-    def responded(self, response_id: str, session: str | None) -> sqlite3.Row | None:
+    def responded(self, response_id: str, session: str | None) -> Any:
         """The chained exchange whose answer had this id; one whose episode still ends there first."""
         sql = (
             "SELECT ee.exchange_id, ee.episode_id, e.last_exchange_id, e.resume_from FROM episode_exchanges ee "
@@ -73,7 +73,7 @@ class Conversations:
             + ("AND e.session = ? " if session else "")
             + ORDER
         )
-        row: sqlite3.Row | None = self.db.execute(sql, (response_id, session) if session else (response_id,)).fetchone()
+        row: Any = self.db.execute(sql, (response_id, session) if session else (response_id,)).fetchone()
         return row
 
     def full(self, exchange_id: int) -> list[dict[str, Any]]:
@@ -115,7 +115,7 @@ class Conversations:
         return (_loads(row["alt_ids"]) or {}) if row else {}
 
 
-def load_episode(db: sqlite3.Connection, episode_id: int) -> Episode | None:
+def load_episode(db: Connection, episode_id: int) -> Episode | None:
     """The whole conversation of the episode's last exchange, each assistant message with its own reasoning."""
     ep = db.execute("SELECT * FROM episodes WHERE id = ?", (episode_id,)).fetchone()
     if ep is None:

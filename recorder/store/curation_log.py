@@ -3,25 +3,25 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
 from recorder.episodes.curation import Step
+from recorder.store.dbapi import Connection
 
 
-def append(db: sqlite3.Connection, episode_id: int, action: str, args: dict[str, Any]) -> int:
+def append(db: Connection, episode_id: int, action: str, args: dict[str, Any]) -> int:
     """Log one step; LookupError when there is no such episode. Returns the step's id."""
     if db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone() is None:
         raise LookupError(f"no episode {episode_id}")
     cur = db.execute(
-        "INSERT INTO curation (at, episode_id, action, args) VALUES (?, ?, ?, ?)",
+        "INSERT INTO curation (at, episode_id, action, args) VALUES (?, ?, ?, ?) RETURNING id",
         (time.time(), episode_id, action, json.dumps(args)),
     )
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])
 
 
-def steps(db: sqlite3.Connection, episode_ids: list[int] | None = None) -> list[Step]:
+def steps(db: Connection, episode_ids: list[int] | None = None) -> list[Step]:
     """The log, oldest first: of every episode, or of these."""
     if episode_ids is None:
         rows = db.execute("SELECT * FROM curation ORDER BY id").fetchall()

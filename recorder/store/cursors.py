@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
+from recorder.store.dbapi import Connection
 
 
-def get(db: sqlite3.Connection, name: str) -> int:
+def get(db: Connection, name: str) -> int:
     row = db.execute("SELECT value FROM _cursors WHERE name = ?", (name,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def put(db: sqlite3.Connection, name: str, value: int) -> None:
+def put(db: Connection, name: str, value: int) -> None:
     db.execute(
         "INSERT INTO _cursors VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value", (name, value)
     )

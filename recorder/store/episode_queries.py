@@ -6,11 +6,11 @@ replayed log the caller passes in.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from recorder.episodes.curation import Curation
 from recorder.episodes.filters import Filters
+from recorder.store.dbapi import Connection
 
 
 def where(filters: Filters, before: tuple[float, int] | None = None) -> tuple[str, list[Any]]:
@@ -21,13 +21,13 @@ def where(filters: Filters, before: tuple[float, int] | None = None) -> tuple[st
             clauses.append(f"{column} = ?")
             args.append(value)
     if filters.model:
-        clauses.append("model LIKE ?")
+        clauses.append("lower(model) LIKE lower(?)")  # case-blind on both backends
         args.append(f"%{filters.model}%")
     if filters.since:
         clauses.append("started_at >= ?")
         args.append(filters.since)
     if filters.search:
-        clauses.append("first_user LIKE ? ESCAPE '\\'")
+        clauses.append("lower(first_user) LIKE lower(?) ESCAPE '\\'")
         args.append("%" + filters.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
     if before is not None:
         clauses.append("(started_at < ? OR (started_at = ? AND id < ?))")
@@ -36,7 +36,7 @@ def where(filters: Filters, before: tuple[float, int] | None = None) -> tuple[st
 
 
 def summaries(
-    db: sqlite3.Connection,
+    db: Connection,
     filters: Filters,
     states: dict[int, Curation],
     limit: int = 50,
@@ -61,17 +61,17 @@ def summaries(
     return out
 
 
-def ids(db: sqlite3.Connection, filters: Filters) -> list[int]:
+def ids(db: Connection, filters: Filters) -> list[int]:
     """Ids of the episodes the recorded-fact filters select, oldest first."""
     sql, args = where(filters)
     return [int(r[0]) for r in db.execute(f"SELECT id FROM episodes{sql} ORDER BY started_at, id", args)]
 
 
-def count(db: sqlite3.Connection, filters: Filters) -> int:
+def count(db: Connection, filters: Filters) -> int:
     """How many episodes the recorded-fact filters select (curation not applied: a progress total)."""
     sql, args = where(filters)
     return int(db.execute(f"SELECT count(*) FROM episodes{sql}", args).fetchone()[0])
 
 
-def exists(db: sqlite3.Connection, episode_id: int) -> bool:
+def exists(db: Connection, episode_id: int) -> bool:
     return db.execute("SELECT 1 FROM episodes WHERE id = ?", (episode_id,)).fetchone() is not None

@@ -4,35 +4,37 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from recorder.episodes.links import GRACE, Candidate, called_tool, choose, llm_names
-from recorder.store import cursors
-from recorder.store.sqlite import transaction
+from recorder.store import cursors, dbapi
+from recorder.store.dbapi import Connection
 
 
-def update(db: sqlite3.Connection) -> int:
-    """Link every tools/call recorded since the last call; returns how many were looked at."""
-    cursor = cursors.get(db, "links")
-    last = db.execute("SELECT max(id) FROM mcp_messages").fetchone()[0] or 0  # first: rows written later wait
-    if last <= cursor:
+def update(db: Connection) -> int:
+    """Link every tools/call recorded since the last call; returns how many were looked at.
+
+    Safe with several readers at once, on either backend: the cursor is read and moved under its
+    lock, up to a frontier no message still being written can fall below (see `dbapi.frontier`).
+    """
+    if (db.execute("SELECT max(id) FROM mcp_messages").fetchone()[0] or 0) <= cursors.get(db, "links"):
         return 0  # nothing new: no write, no lock
-    calls = db.execute(
-        "SELECT id, uid, at, server, session, connection, body FROM mcp_messages "
-        "WHERE id > ? AND id <= ? AND kind = 'request' AND method = 'tools/call' AND direction = 'c2s' ORDER BY id",
-        (cursor, last),
-    ).fetchall()
-    with transaction(db):
-        if cursors.get(db, "links") != cursor:
-            return 0  # another reader linked these while we read them
+    last = dbapi.frontier(db, "mcp_messages")  # first: rows still being written wait for the next refresh
+    with dbapi.transaction(db):
+        dbapi.lock_cursor(db, "links")
+        cursor = cursors.get(db, "links")  # under the lock: another reader may have moved it
+        calls = db.execute(
+            "SELECT id, uid, at, server, session, connection, body FROM mcp_messages "
+            "WHERE id > ? AND id <= ? AND kind = 'request' AND method = 'tools/call' AND direction = 'c2s' ORDER BY id",
+            (cursor, last),
+        ).fetchall()
         for call in calls:
             _link(db, call)
-        cursors.put(db, "links", last)
+        cursors.put(db, "links", max(last, cursor))
     return len(calls)
 
 
-def _link(db: sqlite3.Connection, call: sqlite3.Row) -> None:
+def _link(db: Connection, call: Any) -> None:
     called = called_tool(call["body"])
     if called is None:
         return
@@ -49,7 +51,9 @@ def _link(db: sqlite3.Connection, call: sqlite3.Row) -> None:
     chosen = choose(call["session"], call["connection"], candidates)
     if chosen is not None:
         db.execute(
-            "INSERT OR REPLACE INTO links VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO links VALUES (?, ?, ?, ?, ?) ON CONFLICT (mcp_uid) DO UPDATE SET exchange_id = "
+            "excluded.exchange_id, tool_call_id = excluded.tool_call_id, method = excluded.method, "
+            "confidence = excluded.confidence",
             (
                 call["uid"],
                 chosen.candidate.exchange_id,
@@ -60,7 +64,7 @@ def _link(db: sqlite3.Connection, call: sqlite3.Row) -> None:
         )
 
 
-def links_for(db: sqlite3.Connection, exchange_ids: list[int]) -> dict[str, dict[str, Any]]:
+def links_for(db: Connection, exchange_ids: list[int]) -> dict[str, dict[str, Any]]:
     """tool_call_id -> the linked MCP call: server, latency, the full result, how it was matched."""
     if not exchange_ids:
         return {}

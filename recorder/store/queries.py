@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from recorder.dialects import by_name
 from recorder.dialects.base import Canonical
+from recorder.store.dbapi import Connection
 
 
 def _loads(text: str | None) -> Any:
     return json.loads(text) if text else None
 
 
-def canonical_of(row: sqlite3.Row) -> Canonical | None:
+def canonical_of(row: Any) -> Canonical | None:
     """The exchange in canonical chat form, by its dialect; None for raw paths and unreadable bodies."""
     dialect = by_name(row["dialect"])
     if dialect is None:
@@ -42,7 +42,7 @@ def _one_line(message: dict[str, Any] | None) -> str:
     return str(content or "").replace("\n", " ")
 
 
-def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
+def exchange_summary(row: Any) -> dict[str, Any]:
     """The one-line view of an exchange: what `tracemill exchanges` lists."""
     canonical = canonical_of(row)
     answer = _one_line(canonical.answer if canonical else None) or row["error"] or ""
@@ -67,13 +67,13 @@ def exchange_summary(row: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def list_exchanges(db: sqlite3.Connection, limit: int = 50, session: str | None = None) -> list[dict[str, Any]]:
+def list_exchanges(db: Connection, limit: int = 50, session: str | None = None) -> list[dict[str, Any]]:
     sql = "SELECT * FROM exchanges" + (" WHERE session = ?" if session else "") + " ORDER BY id DESC LIMIT ?"
     args: tuple[Any, ...] = (session, limit) if session else (limit,)
     return [exchange_summary(r) for r in db.execute(sql, args)]
 
 
-def get_exchange(db: sqlite3.Connection, exchange_id: int) -> dict[str, Any] | None:
+def get_exchange(db: Connection, exchange_id: int) -> dict[str, Any] | None:
     row = db.execute("SELECT * FROM exchanges WHERE id = ?", (exchange_id,)).fetchone()
     if row is None:
         return None
@@ -116,7 +116,7 @@ def result_summary(response: dict[str, Any] | None) -> str | None:
 
 
 def list_mcp_calls(
-    db: sqlite3.Connection, *, server: str | None = None, session: str | None = None, limit: int = 50
+    db: Connection, *, server: str | None = None, session: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
     where, args = [], []
     if server:

@@ -9,7 +9,6 @@ curation log, whose appends are its only writes besides the derived tables. Noth
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
@@ -18,23 +17,34 @@ from recorder.episodes import curation
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
 from recorder.episodes.filters import Filters
-from recorder.store import browse, chaining, curation_log, episode_queries, linking, queries, stats, token_queries
+from recorder.store import (
+    browse,
+    chaining,
+    connect_existing,
+    curation_log,
+    episode_queries,
+    linking,
+    masked,
+    queries,
+    stats,
+    token_queries,
+)
 from recorder.store.conversations import load_episode
-from recorder.store.sqlite import open_existing
+from recorder.store.dbapi import Connection
 from recorder.store.token_queries import TokenCall
 
 
 class TraceReader:
     """Reads one store. Open with `TraceReader.open(location)` (or `recorder.open_reader`); close when done."""
 
-    def __init__(self, db: sqlite3.Connection, location: str) -> None:
+    def __init__(self, db: Connection, location: str) -> None:
         self.location = location
         self._db = db
 
     @classmethod
     def open(cls, location: str | os.PathLike[str]) -> TraceReader:
         """An existing store; FileNotFoundError when there is none, SchemaError when it is newer than this code."""
-        return cls(open_existing(location), str(location))
+        return cls(connect_existing(location), masked(location))
 
     def close(self) -> None:
         self._db.close()

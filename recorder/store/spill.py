@@ -24,10 +24,12 @@ from recorder.ingest.event_rows import MAX_BODY, build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor, header_secrets, mask_url, url_secrets
 from recorder.store import open_sink
+from recorder.store.location import spill_path as location_spill_path
 
 
-def spill_path(db_path: str | os.PathLike[str]) -> Path:
-    return Path(f"{db_path}.spill.jsonl")
+def spill_path(location: str | os.PathLike[str]) -> Path:
+    """Next to a SQLite file; for PostgreSQL, per database in the user's state folder (see location.py)."""
+    return location_spill_path(location)
 
 
 def _encode(value: Any) -> Any:
@@ -63,11 +65,16 @@ def append_events(
 def _append_lines(path: Path, lines: list[str]) -> int:
     if not lines:
         return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One write() on an O_APPEND file: lines from several processes sharing a spill file never interleave.
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)  # private whatever the umask
-    with open(fd, "a", encoding="utf-8") as f:
-        f.writelines(lines)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        data = "".join(lines).encode()
+        while data:
+            data = data[os.write(fd, data) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     return len(lines)
 
 
@@ -135,19 +142,35 @@ def _text(headers: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
     return [(k.decode("latin-1"), v.decode("latin-1")) for k, v in headers]
 
 
-def recover(location: str | os.PathLike[str]) -> tuple[int, int]:
-    """Load a store's spill file back into it; returns (rows read, rows inserted).
+def recover(location: str | os.PathLike[str], path: Path | None = None, batch: int = 1000) -> tuple[int, int]:
+    """Load a spill file (by default, the store's own) into the store; returns (rows read, rows inserted).
 
-    Idempotent: uids decide what is already there, and the file is renamed afterwards.
+    The file is first moved aside, so processes still spilling start a new one and no line is
+    missed; it is loaded in batches (idempotent: uids decide what is already there) and kept as
+    `.recovered-<time>`. A load that fails leaves `.recovering-<time>`, which the next run picks up.
     """
-    path = spill_path(location)
-    if not path.exists():
+    own = spill_path(location)
+    target = path or own
+    files = sorted(own.parent.glob(own.name + ".recovering-*")) if path is None and own.parent.exists() else []
+    if target.exists():
+        taken = target.with_name(f"{target.name}.recovering-{time.time():.0f}")
+        target.rename(taken)
+        files.append(taken)
+    if not files:
         return 0, 0
-    rows = list(read(path))
+    read_n = inserted = 0
     sink = open_sink(location)
     try:
-        inserted = sink.write(rows)
+        for taken in files:
+            rows: list[Row] = []
+            for row in read(taken):
+                rows.append(row)
+                if len(rows) >= batch:
+                    inserted += sink.write(rows)
+                    read_n, rows = read_n + len(rows), []
+            inserted += sink.write(rows) if rows else 0
+            read_n += len(rows)
+            taken.rename(taken.with_name(taken.name.replace(".recovering-", ".recovered-")))
     finally:
         sink.close()
-    path.rename(path.with_name(path.name + f".recovered-{int(time.time())}"))
-    return len(rows), inserted
+    return read_n, inserted

@@ -5,20 +5,21 @@ Everything is bounded by a time window (`since`, unix seconds) and computed in o
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
+from recorder.store.dbapi import Connection
 from recorder.store.queries import exchange_summary
 
-DAY = "date(started_at, 'unixepoch', 'localtime')"
+DAY = "date(started_at, 'unixepoch', 'localtime')"  # PostgreSQL has this date() too (postgres/schema.py)
 FAILED = "(status IS NULL OR status >= 400 OR error IS NOT NULL OR incomplete = 1)"
+FAILED_COUNT = f"sum(CASE WHEN {FAILED} THEN 1 ELSE 0 END)"  # a boolean is no number on PostgreSQL
 
 
-def per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
+def per_day(db: Connection, since: float) -> list[dict[str, Any]]:
     """day -> exchanges, failed exchanges, new episodes, prompt and completion tokens."""
     days: dict[str, dict[str, Any]] = {}
     for r in db.execute(
-        f"SELECT {DAY} AS day, count(*), sum({FAILED}), sum(coalesce(prompt_tokens, 0)), "
+        f"SELECT {DAY} AS day, count(*), {FAILED_COUNT}, sum(coalesce(prompt_tokens, 0)), "
         "sum(coalesce(completion_tokens, 0)) "
         f"FROM exchanges WHERE started_at >= ? GROUP BY day",
         (since,),
@@ -38,11 +39,12 @@ def per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
     return [days[d] for d in sorted(days)]
 
 
-def tokens_per_model(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
+def tokens_per_model(db: Connection, since: float) -> list[dict[str, Any]]:
     rows = db.execute(
         "SELECT coalesce(model, '-') AS m, count(*), sum(coalesce(prompt_tokens, 0)), "
         "sum(coalesce(completion_tokens, 0)) "
-        "FROM exchanges WHERE started_at >= ? GROUP BY m ORDER BY 3 + 4 DESC",
+        "FROM exchanges WHERE started_at >= ? GROUP BY m "
+        "ORDER BY sum(coalesce(prompt_tokens, 0)) + sum(coalesce(completion_tokens, 0)) DESC",
         (since,),
     ).fetchall()
     return [{"model": r[0], "exchanges": r[1], "prompt_tokens": r[2], "completion_tokens": r[3]} for r in rows]
@@ -53,7 +55,7 @@ def _percentile(values: list[float], q: float) -> float:
     return values[k]
 
 
-def latency_per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]]:
+def latency_per_day(db: Connection, since: float) -> list[dict[str, Any]]:
     """day -> p50, p90 and p99 of duration, and p50 of time to first byte, over successful exchanges (ms)."""
     durations: dict[str, list[float]] = {}
     ttfbs: dict[str, list[float]] = {}
@@ -80,7 +82,7 @@ def latency_per_day(db: sqlite3.Connection, since: float) -> list[dict[str, Any]
     return out
 
 
-def tool_calls_per_tool(db: sqlite3.Connection, since: float, limit: int = 15) -> list[dict[str, Any]]:
+def tool_calls_per_tool(db: Connection, since: float, limit: int = 15) -> list[dict[str, Any]]:
     """The tools models called most (from their answers), with how many of those calls reached an MCP server."""
     rows = db.execute(
         "SELECT t.name, count(*), count(l.mcp_uid) FROM llm_tool_calls t "
@@ -92,7 +94,7 @@ def tool_calls_per_tool(db: sqlite3.Connection, since: float, limit: int = 15) -
     return [{"tool": r[0], "calls": r[1], "via_mcp": r[2]} for r in rows]
 
 
-def totals(db: sqlite3.Connection) -> dict[str, int]:
+def totals(db: Connection) -> dict[str, int]:
     row = db.execute(
         f"SELECT (SELECT count(*) FROM exchanges), (SELECT count(*) FROM exchanges WHERE {FAILED}), "
         "(SELECT count(*) FROM episodes), "
@@ -111,7 +113,7 @@ LIGHT = (
 
 
 def exchange_page(
-    db: sqlite3.Connection,
+    db: Connection,
     *,
     limit: int = 50,
     before: int | None = None,
@@ -126,8 +128,8 @@ def exchange_page(
     for clause, value in (
         ("id < ?", before),
         ("session = ?", session),
-        ("model LIKE ?", f"%{model}%" if model else None),
-        ("path LIKE ?", f"%{path}%" if path else None),
+        ("lower(model) LIKE lower(?)", f"%{model}%" if model else None),  # case-blind on both backends
+        ("lower(path) LIKE lower(?)", f"%{path}%" if path else None),
     ):
         if value is not None:
             clauses.append(clause)
@@ -139,7 +141,7 @@ def exchange_page(
     return [{**exchange_summary(r), "method": r["method"], "raw_size": r["raw_size"]} for r in rows]
 
 
-def exchange_rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
+def exchange_rows(db: Connection, ids: list[int]) -> list[dict[str, Any]]:
     """Summaries of these exchanges, oldest first, without reading their (possibly huge) requests."""
     out = []
     for start in range(0, len(ids), 500):
@@ -150,10 +152,12 @@ def exchange_rows(db: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]
     return out
 
 
-def mcp_servers(db: sqlite3.Connection) -> list[dict[str, Any]]:
+def mcp_servers(db: Connection) -> list[dict[str, Any]]:
     """Per MCP server: tool calls, failed ones, mean latency, last seen."""
     rows = db.execute(
-        "SELECT server, count(*), sum(coalesce(is_error, 0) OR response_kind = 'error'), avg(latency_ms), max(at) "
+        "SELECT server, count(*), "
+        "sum(CASE WHEN coalesce(is_error, 0) = 1 OR response_kind = 'error' THEN 1 ELSE 0 END), "
+        "avg(latency_ms), max(at) "
         "FROM mcp_calls GROUP BY server ORDER BY server"
     ).fetchall()
     return [

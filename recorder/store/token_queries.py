@@ -4,13 +4,13 @@ token rows. `TraceReader` exposes them; the ids are unpacked here, so callers ge
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from recorder.dialects import by_name
 from recorder.dialects.base import DialectError
 from recorder.ingest.token_rows import unpack_floats, unpack_ids
+from recorder.store.dbapi import Connection
 
 
 @dataclass
@@ -45,7 +45,7 @@ _CALLS = """
 """
 
 
-def episode_calls(db: sqlite3.Connection, episode_id: int) -> list[TokenCall]:
+def episode_calls(db: Connection, episode_id: int) -> list[TokenCall]:
     """Every call chained into the episode, oldest first, read through its dialect."""
     calls = []
     for row in db.execute(_CALLS, (episode_id,)):
@@ -79,7 +79,7 @@ def episode_calls(db: sqlite3.Connection, episode_id: int) -> list[TokenCall]:
     return calls
 
 
-def exchange_tokens(db: sqlite3.Connection, exchange_id: int) -> list[dict[str, Any]]:
+def exchange_tokens(db: Connection, exchange_id: int) -> list[dict[str, Any]]:
     """The token rows of one exchange, one per choice, ids unpacked."""
     sql = (
         "SELECT t.* FROM exchange_tokens t JOIN exchanges x ON x.uid = t.exchange_uid WHERE x.id = ? ORDER BY t.choice"

@@ -24,6 +24,7 @@ from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
 from recorder.recording import Event
 from recorder.store import open_sink, spill
+from recorder.store.location import is_postgres, masked
 from recorder.store.settings import AppConfig
 from recorder.store.sink import RowSink
 from recorder.store.worker import Worker
@@ -62,6 +63,7 @@ class Store:
         self.redactor = redactor or Redactor()
         self.stats = WriterStats()
         self.spill_file = spill.spill_path(self.config.path)
+        self._backend = "PostgreSQL" if is_postgres(self.config.path) else "SQLite"
         self._queue: asyncio.Queue[Any] = asyncio.Queue(self.config.queue_size)
         self._sink: RowSink | None = None
         # One thread owns the sink: a batch is built and written there, off the event loop.
@@ -97,7 +99,7 @@ class Store:
             self._sink = await self._worker.run(open_sink, self.config.path)
         except Exception as exc:
             self._sink = None
-            self._warn(f"cannot open the store {self.config.path} ({exc})")
+            self._warn(f"cannot open the store {masked(self.config.path)} ({exc})")
         self._task = asyncio.create_task(self._run(), name="tracemill-writer")
 
     def record(self, event: Event) -> None:
@@ -153,7 +155,7 @@ class Store:
         return self.stats.last_error is None
 
     def health(self) -> dict[str, Any]:
-        return {"path": self.config.path, "healthy": self.healthy, "last_error": self.stats.last_error}
+        return {"path": masked(self.config.path), "healthy": self.healthy, "last_error": self.stats.last_error}
 
     async def _run(self) -> None:
         while True:
@@ -220,11 +222,11 @@ class Store:
             self._sink.write(rows)
         except Exception as exc:
             self.stats.failures += 1
-            self._warn(f"SQLite write failed ({exc})")
+            self._warn(f"{self._backend} write failed ({exc})")
             self._spill_rows(rows)
             return
         if self.stats.last_error is not None:
-            log.warning("recording recovered: writing to %s again", self.config.path)
+            log.warning("recording recovered: writing to %s again", masked(self.config.path))
             self.stats.last_error = None
         self.stats.written += len(rows)
         if log.isEnabledFor(logging.INFO):

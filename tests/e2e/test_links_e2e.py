@@ -44,10 +44,9 @@ async def agent(llm_url: str, mcp_url: str) -> tuple[list[dict], list[str]]:
 
 
 @pytest.mark.parametrize("keyed", [True, False], ids=["session-key", "no-key"])
-async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_tool_calls(tmp_path, keyed):
-    config = tmp_path / "proxy.toml"
+async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_tool_calls(db, keyed):
+    config = db.folder / "proxy.toml"
     config.write_text(f'[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\ncwd = {json.dumps(str(ROOT))}\n')
-    db = tmp_path / "agent.db"
     async with running(ScriptedUpstream()) as upstream:
         proc, proxy = start_serve(db, upstream + "/v1", config=config)
         try:
@@ -56,7 +55,7 @@ async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_to
         finally:
             proc.terminate()
             proc.wait(10)
-    reader = open_reader(db)
+    reader = open_reader(str(db))
     (episode_id,) = [e["id"] for e in reader.episodes()]
     episode = reader.episode(episode_id)
     assert episode.session == ("run-1" if keyed else None)

@@ -12,13 +12,14 @@ import pytest
 
 from proxy.fakes.scripted import ScriptedUpstream
 from proxy.server import running
+from recorder.store.location import masked
 from tests.support.cli import tm
 from tests.support.export_data import workshop_trace
 from tests.support.serving import free_port, start_serve
+from tests.support.stores import PASSWORD
 
 
-async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(tmp_path):
-    db = tmp_path / "cli.db"
+async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(db):
     async with running(ScriptedUpstream()) as up:
         proc, proxy = start_serve(db, up + "/v1")
         try:
@@ -43,7 +44,9 @@ async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(tmp_p
             proc.terminate()
             proc.wait(10)
     out = open(proc.log_path).read()
-    assert f"listening on {proxy}/v1, forwarding to {up}/v1, recording to {db}" in out
+    store = f"PostgreSQL {masked(str(db))}" if db.is_postgres else str(db)
+    assert f"listening on {proxy}/v1, forwarding to {up}/v1, recording to {store}" in out
+    assert PASSWORD not in out
     assert f"viewer at {proxy}/ui/" in out
     assert "POST /v1/chat/completions 200 qwen" in out  # one INFO line per exchange
     listed = tm("exchanges", "--db", str(db), "--json")
@@ -53,6 +56,7 @@ async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(tmp_p
     assert shown.returncode == 0 and "lookup" in shown.stdout and "The user asks: hi" in shown.stdout
     missing = tm("exchanges", "show", "999", "--db", str(db))
     assert missing.returncode == 1 and "no exchange 999" in missing.stderr
+    assert PASSWORD not in listed.stdout + listed.stderr + shown.stdout + shown.stderr
 
 
 def test_missing_database_is_a_clear_error(tmp_path):

@@ -24,9 +24,9 @@ async def raw_post(url: str, payload: dict, **headers: str) -> httpx2.Response:
 
 @pytest.mark.parametrize("field", ["reasoning_content", "reasoning"])
 @pytest.mark.parametrize("parallel", [1, 2])
-async def test_stream_and_plain_bodies_are_byte_identical_and_record_the_same_message(tmp_path, field, parallel):
+async def test_stream_and_plain_bodies_are_byte_identical_and_record_the_same_message(db, field, parallel):
     upstream = ScriptedUpstream(Script(reasoning_field=field))
-    async with running(upstream) as up, proxy_for(up, tmp_path / "t.db") as (proxy, _):
+    async with running(upstream) as up, proxy_for(up, db) as (proxy, _):
         payload = {"model": "qwen", "messages": MESSAGES, "tools": TOOLS, "temperature": 0.6}
         headers = {"x-script-parallel": str(parallel)}
         for stream in (False, True):
@@ -37,7 +37,7 @@ async def test_stream_and_plain_bodies_are_byte_identical_and_record_the_same_me
             assert proxied.content == direct.content
             assert proxied.headers["content-type"] == direct.headers["content-type"]
         plain_message = json.loads((await raw_post(up + "/v1/chat/completions", payload, **headers)).content)["choices"][0]["message"]
-        recorded = await wait_rows(tmp_path / "t.db", 2)
+        recorded = await wait_rows(db, 2)
     messages = [json.loads(r["response_json"])["choices"][0]["message"] for r in recorded]
     assert messages[0] == plain_message
     assert messages[1] == plain_message  # the stream, reassembled, equals the non-streamed answer
@@ -47,7 +47,7 @@ async def test_stream_and_plain_bodies_are_byte_identical_and_record_the_same_me
     assert request["tools"] == TOOLS and request["temperature"] == 0.6 and request["stream"] is True
 
 
-async def test_openai_sdk_streaming_tool_calls_through_proxy(proxy, db_path):
+async def test_openai_sdk_streaming_tool_calls_through_proxy(proxy, db):
     client = AsyncOpenAI(base_url=proxy + "/v1", api_key="sk-test-key-abcdefgh")
     stream = await client.chat.completions.create(
         model="qwen", messages=MESSAGES, tools=TOOLS, stream=True, stream_options={"include_usage": True},
@@ -60,7 +60,7 @@ async def test_openai_sdk_streaming_tool_calls_through_proxy(proxy, db_path):
                 args[call.index] = args.get(call.index, "") + (call.function.arguments or "")
     await client.close()
     assert [json.loads(a)["city"] for a in args.values()] == ["Paris", "Tokyo"]
-    (row,) = await wait_rows(db_path, 1)
+    (row,) = await wait_rows(db, 1)
     completion = json.loads(row["response_json"])
     assert [json.loads(c["function"]["arguments"]) for c in completion["choices"][0]["message"]["tool_calls"]] == [
         {"city": "Paris"},
@@ -70,50 +70,50 @@ async def test_openai_sdk_streaming_tool_calls_through_proxy(proxy, db_path):
     assert row["duration_ms"] >= row["ttfb_ms"]
 
 
-async def test_n_two_streamed_records_both_choices(proxy, db_path):
+async def test_n_two_streamed_records_both_choices(proxy, db):
     await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES, "n": 2, "stream": True})
-    (row,) = await wait_rows(db_path, 1)
+    (row,) = await wait_rows(db, 1)
     choices = json.loads(row["response_json"])["choices"]
     assert [c["index"] for c in choices] == [0, 1]
     assert choices[0]["message"] == choices[1]["message"]
 
 
-async def test_other_v1_paths_pass_through_and_are_recorded_raw(proxy, scripted, db_path):
+async def test_other_v1_paths_pass_through_and_are_recorded_raw(proxy, scripted, db):
     direct = await httpx2.AsyncClient().get(scripted[0] + "/v1/models")
     proxied = await httpx2.AsyncClient().get(proxy + "/v1/models")
     assert proxied.content == direct.content and proxied.status_code == 200
     missing = await httpx2.AsyncClient().post(proxy + "/v1/embeddings?x=1", content=b'{"input": "a"}')
     assert missing.status_code == 404  # the upstream's own 404, passed through
     assert "no route /v1/embeddings" in missing.text
-    got = await wait_rows(db_path, 2)
+    got = await wait_rows(db, 2)
     assert [(r["method"], r["path"], r["status"]) for r in got] == [("GET", "/v1/models", 200), ("POST", "/v1/embeddings", 404)]
     assert got[1]["upstream"].endswith("/v1/embeddings?x=1")
     assert json.loads(got[0]["response_json"])["data"][0]["object"] == "model"
 
 
-async def test_session_from_path_prefix_and_headers(proxy, db_path):
+async def test_session_from_path_prefix_and_headers(proxy, db):
     await raw_post(proxy + "/s/run-42/v1/chat/completions", {"model": "q", "messages": MESSAGES})
     await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES}, **{"X-Tracemill-Session": "hdr"})
     await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES}, **{"X-Claude-Code-Session-Id": "cc-1"})
     await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES})
-    got = await wait_rows(db_path, 4)
+    got = await wait_rows(db, 4)
     assert [r["session"] for r in got] == ["run-42", "hdr", "cc-1", None]
     assert got[0]["path"] == "/v1/chat/completions"
 
 
-async def test_non_json_body_is_forwarded_as_is_and_recorded_raw(proxy, scripted, db_path):
+async def test_non_json_body_is_forwarded_as_is_and_recorded_raw(proxy, scripted, db):
     response = await httpx2.AsyncClient().post(proxy + "/v1/chat/completions", content=b"not json at all")
     assert response.status_code == 400 and "not JSON" in response.text
-    (row,) = await wait_rows(db_path, 1)
+    (row,) = await wait_rows(db, 1)
     assert row["request_raw"] == b"not json at all" and row["request_json"] is None
     assert row["status"] == 400 and row["error"] == "body is not JSON"
 
 
-async def test_ten_megabyte_request_body(proxy, db_path):
+async def test_ten_megabyte_request_body(proxy, db):
     big = "x" * (10 * 1024 * 1024)
     response = await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": [{"role": "user", "content": big}]})
     assert response.status_code == 200
-    (row,) = await wait_rows(db_path, 1)
+    (row,) = await wait_rows(db, 1)
     assert len(json.loads(row["request_json"])["messages"][0]["content"]) == len(big)
 
 

@@ -72,8 +72,7 @@ def test_servers_probe_reports_reachability_and_tool_counts(tmp_path):
 
 
 @pytest.mark.slow
-async def test_calls_lists_arguments_results_and_latency(tmp_path):
-    db = tmp_path / "m.db"
+async def test_calls_lists_arguments_results_and_latency(db):
     config_args = ["--", sys.executable, "-m", "tests.support.mcp_servers.pyserver", "stdio"]
     async with Client(wrap_params(db, "py", *config_args), mode="legacy") as client:
         await client.call_tool("get-sum", {"a": 1, "b": 2})

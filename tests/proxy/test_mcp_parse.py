@@ -18,13 +18,14 @@ HUGE = "9" * 5000
 
 
 def rows(db, sql, args=()):
+    if hasattr(db, "rows"):  # a TestStore, on either backend
+        return db.rows(sql, args)
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     return conn.execute(sql, args).fetchall()
 
 
-async def test_a_deep_answer_is_relayed_and_the_session_goes_on(tmp_path):
-    db = tmp_path / "m.db"
+async def test_a_deep_answer_is_relayed_and_the_session_goes_on(db):
     async with mcp_proxy(db, line_stdio("line")) as (url, app):
         async with httpx2.AsyncClient(timeout=10) as http:
             mcp = RawMCP(http, url + "/mcp/line")

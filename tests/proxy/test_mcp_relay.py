@@ -3,8 +3,6 @@ what the client sees equals a direct connection, and every message is in the sto
 
 from __future__ import annotations
 
-import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,13 +30,11 @@ async def walk(target: Any, mode: str) -> dict[str, Any]:
         return seen
 
 
-def recorded(db: Path, server: str, transport: str) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(db)
-    conn.row_factory = sqlite3.Row
-    return conn.execute("SELECT * FROM mcp_messages WHERE server = ? AND transport = ? ORDER BY id", (server, transport)).fetchall()
+def recorded(db: Any, server: str, transport: str) -> list[Any]:
+    return db.rows("SELECT * FROM mcp_messages WHERE server = ? AND transport = ? ORDER BY id", (server, transport))
 
 
-def check_store(rows: list[sqlite3.Row], mode: str) -> None:
+def check_store(rows: list[Any], mode: str) -> None:
     requests = [r for r in rows if r["direction"] == "c2s" and r["kind"] == "request"]
     methods = [r["method"] for r in requests]
     first = "initialize" if mode == "legacy" else "server/discover"
@@ -62,10 +58,13 @@ def check_store(rows: list[sqlite3.Row], mode: str) -> None:
         assert any('"requestState"' in r["body"] and r["direction"] == "c2s" for r in rows)
 
 
+# Storage is the same whatever the transport: PostgreSQL runs the HTTP upstream (proxy and wrap both write).
+BACKENDS_AND_UPSTREAMS = [("sqlite", "stdio"), ("sqlite", "http"), ("sqlite", "sse"), ("postgres", "http")]
+
+
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-@pytest.mark.parametrize("upstream", ["stdio", "http", "sse"])
-async def test_every_way_in_equals_a_direct_connection(tmp_path, upstream, mode):
-    db = tmp_path / "mcp.db"
+@pytest.mark.parametrize(("db", "upstream"), BACKENDS_AND_UPSTREAMS, indirect=["db"])
+async def test_every_way_in_equals_a_direct_connection(db, upstream, mode):
     if upstream == "stdio":
         config = py_stdio("py")
         direct: Any = StdioServerParameters(command=config.command, args=config.args, cwd=config.cwd)
@@ -99,7 +98,6 @@ async def test_every_way_in_equals_a_direct_connection(tmp_path, upstream, mode)
     check_store(recorded(db, "py", "stdio"), mode)
     if mode == "legacy":
         check_store(recorded(db, "py", "sse"), mode)
-    conn = sqlite3.connect(db)
-    names = {r[0] for r in conn.execute("SELECT name FROM tools JOIN server_tools USING (hash) WHERE server = 'py'")}
+    names = {r[0] for r in db.rows("SELECT name FROM tools JOIN server_tools USING (hash) WHERE server = 'py'")}
     assert {"echo", "get-sum", "ask-color"} <= names
-    assert conn.execute("SELECT count(*) FROM tools").fetchone()[0] == len(baseline["tools"])  # stored once each
+    assert db.count("tools") == len(baseline["tools"])  # stored once each

@@ -11,10 +11,10 @@ U = {"role": "user", "content": "hello"}
 
 
 @pytest.fixture
-def reader(tmp_path):
-    db = tmp_path / "c.db"
+def reader(db):
+    """The read API over a store with one episode, on each backend."""
     add_exchange(db, [{"role": "system", "content": "be brief"}, U], assistant("hi", "r"), at=1)
-    with open_reader(db) as r:
+    with open_reader(str(db)) as r:
         yield r
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from recorder.store import chaining as episodes
 from recorder.store.conversations import load_episode
-from recorder.store.sqlite import open_existing as open_db
+from recorder.store import connect_existing, dbapi
 from tests.support.episode_data import add_exchange, assistant
 
 SYS = {"role": "system", "content": "You are helpful."}
@@ -16,13 +16,12 @@ def tool(call_id: str, content: str) -> dict:
 
 
 def all_episodes(db):
-    conn = open_db(db)
+    conn = connect_existing(str(db))
     episodes.update(conn)
     return conn, [dict(r) for r in conn.execute("SELECT * FROM episodes ORDER BY id")]
 
 
-def test_an_agent_loop_is_one_episode_with_every_turns_reasoning_even_when_the_client_drops_it(tmp_path):
-    db = tmp_path / "e.db"
+def test_an_agent_loop_is_one_episode_with_every_turns_reasoning_even_when_the_client_drops_it(db):
     a1 = assistant(None, "I need the weather tool.", [("c1", "get_weather", {"city": "Paris"})])
     add_exchange(db, [SYS, U1], a1, at=1)
     # the client sends history back without reasoning, with re-serialised arguments
@@ -39,8 +38,7 @@ def test_an_agent_loop_is_one_episode_with_every_turns_reasoning_even_when_the_c
     assert episode.messages[2]["tool_calls"][0]["function"]["arguments"] == '{"city":"Paris"}'  # what the client sent
 
 
-def test_an_edit_or_restart_starts_a_new_episode_and_a_later_turn_forks(tmp_path):
-    db = tmp_path / "e.db"
+def test_an_edit_or_restart_starts_a_new_episode_and_a_later_turn_forks(db):
     a1 = assistant("Paris is rainy.", "r1")
     add_exchange(db, [U1], a1, at=1)
     add_exchange(db, [U1, a1, {"role": "user", "content": "and Tokyo?"}], assistant("Tokyo is clear.", "r2"), at=2)
@@ -52,8 +50,7 @@ def test_an_edit_or_restart_starts_a_new_episode_and_a_later_turn_forks(tmp_path
     assert [m.get("reasoning_content") for m in fork.messages if m["role"] == "assistant"] == ["r1", "r4"]
 
 
-def test_session_keys_keep_identical_prefixes_apart(tmp_path):
-    db = tmp_path / "e.db"
+def test_session_keys_keep_identical_prefixes_apart(db):
     a1 = assistant("hi", "r")
     for session in ("a", "b"):
         add_exchange(db, [U1], a1, at=1, session=session)
@@ -62,8 +59,7 @@ def test_session_keys_keep_identical_prefixes_apart(tmp_path):
     assert [(e["session"], e["exchanges"]) for e in eps] == [("a", 1), ("b", 2)]
 
 
-def test_updates_are_incremental(tmp_path):
-    db = tmp_path / "e.db"
+def test_updates_are_incremental(db):
     add_exchange(db, [U1], assistant("x"), at=1)
     conn, _ = all_episodes(db)
     assert episodes.update(conn) == 0
@@ -72,12 +68,11 @@ def test_updates_are_incremental(tmp_path):
     assert conn.execute("SELECT exchanges FROM episodes").fetchone()[0] == 2
 
 
-def test_two_readers_refreshing_at_once_chain_each_exchange_once(tmp_path, monkeypatch):
-    db = tmp_path / "e.db"
+def test_two_readers_refreshing_at_once_chain_each_exchange_once(db, monkeypatch):
     add_exchange(db, [U1], assistant("x"), at=1)
     add_exchange(db, [U1, assistant("x"), {"role": "user", "content": "y"}], assistant("z"), at=2)
-    first, second = open_db(db), open_db(db)
-    real = episodes.transaction
+    first, second = connect_existing(str(db)), connect_existing(str(db))
+    real = dbapi.transaction
     raced: list[int] = []
 
     def other_reader_first(conn):  # the second reader chains between our read and our write lock
@@ -86,15 +81,14 @@ def test_two_readers_refreshing_at_once_chain_each_exchange_once(tmp_path, monke
             raced[0] = episodes.update(second)
         return real(conn)
 
-    monkeypatch.setattr(episodes, "transaction", other_reader_first)
+    monkeypatch.setattr(dbapi, "transaction", other_reader_first)
     episodes.update(first)
     assert raced == [2]
     assert tuple(first.execute("SELECT count(*), sum(exchanges) FROM episodes").fetchone()) == (1, 2)
 
 
-def test_identical_concurrent_runs_are_as_many_episodes_not_stubs_and_forks(tmp_path):
+def test_identical_concurrent_runs_are_as_many_episodes_not_stubs_and_forks(db):
     # The upstream answers the same request the same way, ids included (greedy or seeded sampling).
-    db = tmp_path / "e.db"
     a1 = assistant(None, "Call the tool.", [("call-1", "get_weather", {"city": "Paris"})])
     a2 = assistant("It is 18°C.", "Answer.")
     second = [SYS, U1, a1, tool("call-1", "18°C")]

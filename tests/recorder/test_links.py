@@ -9,7 +9,7 @@ from recorder.events import MCPMessage
 from recorder.ingest.event_rows import build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
-from recorder.store.sqlite import connect, insert_rows
+from recorder.store import write_rows
 from tests.support.episode_data import add_exchange, assistant
 from tests.support.store_rows import rows as stored
 
@@ -22,21 +22,17 @@ def mcp_call(db, rpc_id: int, tool: str, args: dict, at: float, error: bool = Fa
     result = {"content": [{"type": "text", "text": f"{tool} {args}"}], "isError": error}
     response = MCPMessage(server, "s2c", "http", json.dumps({"jsonrpc": "2.0", "id": rpc_id, "result": result}).encode(), session="conn", connection="conn", at=at + 0.1)
     rows = build(request, Redactor(), pairing=pairing) + build(response, Redactor(), pairing=pairing)
-    conn = connect(db)
-    conn.execute("BEGIN IMMEDIATE")
-    insert_rows(conn, rows)
-    conn.execute("COMMIT")
+    write_rows(str(db), rows)
     return request.uid
 
 
 def linked(db) -> dict[str, tuple[str, str]]:
-    with open_reader(db) as reader:
+    with open_reader(str(db)) as reader:
         reader.refresh()
     return {r["mcp_uid"]: (r["tool_call_id"], r["method"]) for r in stored(db, "SELECT * FROM links")}
 
 
-def test_identical_parallel_calls_pair_off_in_order_and_a_retry_is_marked(tmp_path):
-    db = tmp_path / "l.db"
+def test_identical_parallel_calls_pair_off_in_order_and_a_retry_is_marked(db):
     same = {"url": "https://x"}
     add_exchange(db, [U], assistant(None, "r", [("t1", "mcp__web__fetch", same), ("t2", "mcp__web__fetch", same)]), at=10, duration=1)
     first = mcp_call(db, 1, "fetch", same, at=11.2)
@@ -47,8 +43,7 @@ def test_identical_parallel_calls_pair_off_in_order_and_a_retry_is_marked(tmp_pa
     assert got[retry] == ("t2", "retry")
 
 
-def test_calls_outside_the_window_or_never_asked_for_stay_unlinked(tmp_path):
-    db = tmp_path / "l.db"
+def test_calls_outside_the_window_or_never_asked_for_stay_unlinked(db):
     add_exchange(db, [U], assistant(None, "r", [("t1", "web_search", {"q": "a"}), ("t2", "web_search", {"q": "never run"})]), at=10, duration=1)
     result = {"role": "tool", "tool_call_id": "t1", "content": "done"}
     add_exchange(db, [U, assistant(None, None, [("t1", "web_search", {"q": "a"}), ("t2", "web_search", {"q": "never run"})]), result],
@@ -61,8 +56,7 @@ def test_calls_outside_the_window_or_never_asked_for_stay_unlinked(tmp_path):
     assert "t2" not in {v[0] for v in got.values()}  # a tool call that never reached MCP has no link
 
 
-def test_prefixed_names_match(tmp_path):
-    db = tmp_path / "l.db"
+def test_prefixed_names_match(db):
     for n, name in enumerate(["web.fetch", "web__fetch", "fetch"]):
         add_exchange(db, [{"role": "user", "content": f"go {n}"}], assistant(None, None, [(f"id{n}", name, {"n": n})]), at=10 * (n + 1))
     uids = [mcp_call(db, n, "fetch", {"n": n}, at=10 * (n + 1) + 1) for n in range(3)]

@@ -1,4 +1,4 @@
-"""The store: migrations, batching, failures that spill instead of dropping, and recovery."""
+"""The store: migrations, batching, failures that spill instead of dropping, and recovery, on both backends."""
 
 from __future__ import annotations
 
@@ -28,14 +28,6 @@ def exchange(i: int) -> LLMExchange:
     )
 
 
-def count(db) -> int:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute("SELECT count(*) FROM exchanges").fetchone()[0]
-    finally:
-        conn.close()
-
-
 def test_migrations_run_once_and_upgrade_an_older_file(tmp_path):
     db = tmp_path / "old.db"
     conn = sqlite3.connect(db, isolation_level=None)
@@ -47,41 +39,40 @@ def test_migrations_run_once_and_upgrade_an_older_file(tmp_path):
     assert first.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-async def test_events_are_written_in_batches(db_path):
-    store = Store(WriterConfig(path=str(db_path)))
+async def test_events_are_written_in_batches(db):
+    store = Store(WriterConfig(path=str(db)))
     await store.start()
     for i in range(600):
         store.record(exchange(i))
     await store.flush()
     await store.close()
-    assert count(db_path) == 600
+    assert db.count() == 600
 
 
-async def test_sqlite_failure_spills_and_recover_loads_back(db_path, caplog):
-    store = Store(WriterConfig(path=str(db_path)))
+async def test_a_failing_store_spills_and_recover_loads_back(db, caplog):
+    store = Store(WriterConfig(path=str(db)))
     await store.start()
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute(
-        "CREATE TRIGGER full BEFORE INSERT ON exchanges BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
-    )
+    db.fail_writes("database or disk is full")
     with caplog.at_level(logging.WARNING, "tracemill.store"):
         for i in range(5):
             store.record(exchange(i))
         await store.flush()
-    assert "SQLite write failed (database or disk is full)" in caplog.text and "tracemill store recover" in caplog.text
+    backend = "PostgreSQL" if db.is_postgres else "SQLite"
+    assert f"{backend} write failed (" in caplog.text and "database or disk is full" in caplog.text
+    assert "tracemill store recover" in caplog.text
     assert not store.healthy and store.stats.spilled == 5
-    conn.execute("DROP TRIGGER full")
+    db.allow_writes()
     store.record(exchange(99))
     await store.flush()
     await store.close()
-    assert store.healthy and count(db_path) == 1
-    assert recover(db_path) == (5, 5)
-    assert count(db_path) == 6
-    assert recover(db_path) == (0, 0)
+    assert store.healthy and db.count() == 1
+    assert recover(str(db)) == (5, 5)
+    assert db.count() == 6
+    assert recover(str(db)) == (0, 0)
 
 
-async def test_queue_overflow_spills_rather_than_blocking(db_path, caplog):
-    store = Store(WriterConfig(path=str(db_path), queue_size=2))
+async def test_queue_overflow_spills_rather_than_blocking(db, caplog):
+    store = Store(WriterConfig(path=str(db), queue_size=2))
     await store.start()
     with caplog.at_level(logging.WARNING, "tracemill.store"):
         for i in range(50):
@@ -89,13 +80,13 @@ async def test_queue_overflow_spills_rather_than_blocking(db_path, caplog):
     await store.flush()
     await store.close()
     assert "queue is full" in caplog.text
-    assert count(db_path) + store.stats.spilled == 50 and store.stats.spilled >= 40
-    recover(db_path)
-    assert count(db_path) == 50
+    assert db.count() + store.stats.spilled == 50 and store.stats.spilled >= 40
+    recover(str(db))
+    assert db.count() == 50
 
 
-async def test_two_processes_worth_of_writers_share_one_file(db_path):
-    stores = [Store(WriterConfig(path=str(db_path))) for _ in range(3)]
+async def test_several_writers_share_one_store(db):
+    stores = [Store(WriterConfig(path=str(db))) for _ in range(3)]
     for s in stores:
         await s.start()
     for i in range(300):
@@ -103,7 +94,7 @@ async def test_two_processes_worth_of_writers_share_one_file(db_path):
     await asyncio.gather(*(s.flush() for s in stores))
     for s in stores:
         await s.close()
-    assert count(db_path) == 300
+    assert db.count() == 300
 
 
 async def test_a_store_that_cannot_open_keeps_serving_into_the_spill_file(tmp_path, caplog):

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from recorder.store.sqlite import connect, insert_rows
+from recorder.store import write_rows
 
 _uids = itertools.count(1)
 
@@ -21,19 +21,15 @@ def assistant(content: str | None = None, reasoning: str | None = None, calls: l
     return message
 
 
-def add_exchange(db: Path, messages: list[dict[str, Any]], answer: dict[str, Any], *, at: float, session: str | None = None,
+def add_exchange(db: Path | Any, messages: list[dict[str, Any]], answer: dict[str, Any], *, at: float, session: str | None = None,
                  tools: list[dict[str, Any]] | None = None, model: str = "qwen", duration: float = 0.5,
                  finish: str = "stop", state: str = "complete") -> None:
     request = {"model": model, "messages": messages, **({"tools": tools} if tools else {})}
     response = {"id": "c", "object": "chat.completion", "model": model, "choices": [{"index": 0, "message": answer, "finish_reason": finish}],
                 "usage": {"prompt_tokens": 10, "completion_tokens": 5}}
-    conn = connect(db)
-    conn.execute("BEGIN IMMEDIATE")
-    insert_rows(conn, [("exchanges", {
+    write_rows(str(db), [("exchanges", {
         "uid": f"test-{next(_uids)}-{at}", "started_at": at, "session": session, "method": "POST", "path": "/v1/chat/completions",
         "status": 200, "model": model, "duration_ms": duration * 1000, "request_json": json.dumps(request), "response_json": json.dumps(response),
         "prompt_tokens": 10, "completion_tokens": 5, "dialect": "chat_completions", "completion_state": state,
         "incomplete": int(state == "incomplete"),
     })])
-    conn.execute("COMMIT")
-    conn.close()

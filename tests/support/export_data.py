@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,9 +34,8 @@ def workshop_trace(folder: Path) -> Path:
 
 
 @pytest.fixture
-def store(tmp_path) -> Path:
-    """Two recorded episodes (one multi-turn with two user messages) and one imported trace."""
-    db = tmp_path / "x.db"
+def store(db, tmp_path) -> Any:
+    """Two recorded episodes (one multi-turn with two user messages) and one imported trace, on each backend."""
     u1, u2 = {"role": "user", "content": "sum 2 and 3"}, {"role": "user", "content": "now 4 and 5"}
     a1 = assistant(None, "Call get_sum.", [("c1", "get_sum", {"a": 2, "b": 3})])
     a2 = assistant("5", "Say 5.")

@@ -80,7 +80,7 @@ def py_http_cmd(kind: str) -> list[str]:
 
 
 @asynccontextmanager
-async def mcp_proxy(db: Path, *servers: MCPServerConfig) -> AsyncIterator[tuple[str, App]]:
+async def mcp_proxy(db: Path | Any, *servers: MCPServerConfig) -> AsyncIterator[tuple[str, App]]:
     config = Config()
     config.store.path = str(db)
     config.server.port = 0
@@ -129,7 +129,7 @@ async def answer_elicitation(ctx: Any, params: Any) -> Any:
     return ElicitResult(action="accept", content={"color": "blue"})
 
 
-def wrap_params(db: Path, name: str, *target: str) -> StdioServerParameters:
+def wrap_params(db: Path | Any, name: str, *target: str) -> StdioServerParameters:
     return StdioServerParameters(command=sys.executable, args=["-m", "proxy", "wrap", "--name", name, "--db", str(db), *target], cwd=str(ROOT))
 
 

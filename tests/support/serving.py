@@ -25,14 +25,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(db: Path, upstream: str, *extra: str, config: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(db: Path | Any, upstream: str, *extra: str, config: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`db` is a SQLite path or a TestStore (either backend); logs go to its folder."""
+    folder = getattr(db, "folder", None) or db.parent
     port = free_port()
     cmd = [sys.executable, "-m", "proxy", "serve", "--port", str(port), "--upstream", upstream, "--db", str(db), *extra]
     if config is not None:
         cmd[3:3] = ["--config", str(config)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = open(db.parent / f"serve-{port}.log", "wb")  # a file, not a pipe nobody drains
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=db.parent)
+    log = open(folder / f"serve-{port}.log", "wb")  # a file, not a pipe nobody drains
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     proc.log_path = log.name  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
@@ -49,7 +51,7 @@ def start_serve(db: Path, upstream: str, *extra: str, config: Path | None = None
 
 
 @asynccontextmanager
-async def proxy_for(upstream_url: str, db: Path, **llm: Any) -> AsyncIterator[tuple[str, App]]:
+async def proxy_for(upstream_url: str, db: Path | Any, **llm: Any) -> AsyncIterator[tuple[str, App]]:
     """A recording proxy in front of `upstream_url`, yielding (base URL, app)."""
     config = Config()
     config.llm.base_url = upstream_url.rstrip("/") + "/v1"

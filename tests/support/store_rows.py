@@ -9,7 +9,10 @@ from pathlib import Path
 from typing import Any
 
 
-def rows(db: Path, sql: str = "SELECT * FROM exchanges ORDER BY id", args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+def rows(db: Path | Any, sql: str = "SELECT * FROM exchanges ORDER BY id", args: tuple[Any, ...] = ()) -> list[Any]:
+    """Rows of a SQLite file, or of a `TestStore` on either backend (`?` placeholders)."""
+    if hasattr(db, "rows"):
+        return db.rows(sql, args)  # type: ignore[no-any-return]
     conn = sqlite3.connect(db)
     conn.row_factory = sqlite3.Row
     try:
@@ -18,11 +21,11 @@ def rows(db: Path, sql: str = "SELECT * FROM exchanges ORDER BY id", args: tuple
         conn.close()
 
 
-async def wait_rows(db: Path, count: int, sql: str = "SELECT * FROM exchanges ORDER BY id", timeout: float = 5) -> list[sqlite3.Row]:
+async def wait_rows(db: Path | Any, count: int, sql: str = "SELECT * FROM exchanges ORDER BY id", timeout: float = 5) -> list[sqlite3.Row]:
     """Poll until the writer has put `count` rows on disk; recording is asynchronous by design."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        found = rows(db, sql) if db.exists() else []
+        found = rows(db, sql) if db.exists() else []  # a TestStore has exists() too
         if len(found) >= count or asyncio.get_running_loop().time() > deadline:
             return found
         await asyncio.sleep(0.02)

@@ -64,9 +64,11 @@ def mcp_config(folder: Path) -> Path:
 
 
 @asynccontextmanager
-async def serving(folder: Path) -> AsyncIterator[tuple[str, Path]]:
-    """`tracemill serve` (a real subprocess, viewer mounted) before the scripted upstream and the test MCP server."""
-    db = folder / "viewer.db"
+async def serving(folder: Path, db: Any = None) -> AsyncIterator[tuple[str, Any]]:
+    """`tracemill serve` (a real subprocess, viewer mounted) before the scripted upstream and the test MCP server.
+
+    `db` is a TestStore (either backend); by default a SQLite file in `folder`."""
+    db = db if db is not None else folder / "viewer.db"
     async with running(ScriptedUpstream()) as upstream:
         proc, url = start_serve(db, upstream + "/v1", config=mcp_config(folder))
         try:
@@ -89,10 +91,13 @@ def page_token(html: str) -> str:
 
 
 @asynccontextmanager
-async def viewer(db: Path, host: str = "127.0.0.1", **ui: Any) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
-    """The viewer alone (as `tracemill ui` runs it) on a real socket, bound as if to `host`; a client for it."""
+async def viewer(db: Any, host: str = "127.0.0.1", **ui: Any) -> AsyncIterator[tuple[str, httpx2.AsyncClient]]:
+    """The viewer alone (as `tracemill ui` runs it) on a real socket, bound as if to `host`; a client for it.
+
+    `db` is a SQLite path or a TestStore (either backend); exports go next to it, or to its folder."""
     config = Config()
     config.store.path = str(db)
+    config.ui.export_dir = str((getattr(db, "folder", None) or Path(db).parent) / "exports")
     config.server.host = host
     for key, value in ui.items():
         setattr(config.ui, key, value)

@@ -7,7 +7,6 @@ import asyncio
 import json
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -15,15 +14,21 @@ import pytest
 
 from recorder import Filters, open_reader
 from tests.support.cli import tm
+from tests.support.stores import TestStore, with_password
 from tests.support.viewer_data import page_token, record_runs, serving, viewer
 
 
-@pytest.fixture(scope="module")
-def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def recorded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> TestStore:
+    """Two recorded runs, once per module on each backend (the store fixture's two halves, module-wide)."""
     folder = tmp_path_factory.mktemp("viewer-http")
+    if request.param == "sqlite":
+        store = TestStore(str(folder / "viewer.db"), "sqlite", folder)
+    else:
+        store = TestStore(with_password(request.getfixturevalue("pg_databases").create()), "postgres", folder)
 
-    async def record() -> Path:
-        async with serving(folder) as (url, db):
+    async def record() -> TestStore:
+        async with serving(folder, store) as (url, db):
             await record_runs(url)
             async with httpx2.AsyncClient() as client:  # a failed, non-chat exchange for the exchanges page
                 await client.post(url + "/v1/embeddings", json={"model": "qwen", "input": "x"})
@@ -32,13 +37,13 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return asyncio.run(record())
 
 
-def episode_ids(db: Path) -> dict[str, int]:
-    with open_reader(db) as reader:
+def episode_ids(db: TestStore) -> dict[str, int]:
+    with open_reader(str(db)) as reader:
         return {r["session"]: r["id"] for r in reader.episodes(Filters(include_excluded=True), limit=100)}
 
 
-def steps(db: Path) -> int:
-    with open_reader(db) as reader:
+def steps(db: TestStore) -> int:
+    with open_reader(str(db)) as reader:
         return sum(len(reader.curation_history(episode)) for episode in episode_ids(db).values())
 
 
@@ -63,7 +68,7 @@ async def test_a_change_needs_the_viewers_origin_and_token_else_403_and_nothing_
                 await client.post(path, data={"token": token}, headers={"origin": "http://evil.example"})
             ).status_code == 403
         assert steps(recorded) == before  # nothing written
-        assert not list((recorded.parent / "exports").glob("*"))
+        assert not list((recorded.folder / "exports").glob("*"))
         ok = await client.post(
             f"/ui/episodes/{episode}/tag", data={"tags": "ok"}, headers={"origin": url, "x-tracemill-token": token}
         )
@@ -167,7 +172,7 @@ async def test_episode_list_filters_pages_and_live_rows(recorded):
         assert bad.status_code == 400 and "use a duration" in bad.text
         version = re.search(r"[?&;]v=([0-9:]+)", listing).group(1)
         assert (await client.get("/ui/episodes/rows", params={"v": version})).status_code == 204
-        with open_reader(recorded) as reader:
+        with open_reader(str(recorded)) as reader:
             reader.curate(ids["plain"], "tag", tags=["live"])
         rows = await client.get("/ui/episodes/rows", params={"v": version})
         assert rows.status_code == 200 and rows.text.startswith("<tbody") and ">live<" in rows.text
@@ -244,10 +249,9 @@ async def test_curation_from_forms_is_the_cli_log(recorded):
     assert re.findall(r"#\d+ \S+ (\w+)", history)[-3:] == ["rate", "edit", "drop_turns"]
 
 
-async def test_a_long_episode_renders_a_chunk_then_the_rest_as_it_scrolls(tmp_path):
+async def test_a_long_episode_renders_a_chunk_then_the_rest_as_it_scrolls(db):
     from tests.support.episode_data import add_exchange, assistant
 
-    db = tmp_path / "long.db"
     messages: list[dict[str, Any]] = [{"role": "user", "content": "go"}]
     for k in range(150):
         messages += [
