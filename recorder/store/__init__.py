@@ -19,7 +19,16 @@ if TYPE_CHECKING:
     from recorder.store.reader import TraceReader
     from recorder.store.sink import RowSink
 
-__all__ = ["StoreUnavailable", "check", "connect_existing", "masked", "open_reader", "open_sink", "write_rows"]
+__all__ = [
+    "StoreUnavailable",
+    "check",
+    "connect_existing",
+    "is_postgres",
+    "masked",
+    "open_reader",
+    "open_sink",
+    "write_rows",
+]
 
 
 def check(location: str | os.PathLike[str]) -> None:

@@ -23,8 +23,7 @@ from recorder.ingest.event_rows import MAX_BODY, build
 from recorder.ingest.mcp_rows import Pairing
 from recorder.ingest.redact import Redactor
 from recorder.recording import Event
-from recorder.store import open_sink, spill
-from recorder.store.location import is_postgres, masked
+from recorder.store import is_postgres, masked, open_sink, spill
 from recorder.store.settings import AppConfig
 from recorder.store.sink import RowSink
 from recorder.store.worker import Worker
@@ -63,7 +62,6 @@ class Store:
         self.redactor = redactor or Redactor()
         self.stats = WriterStats()
         self.spill_file = spill.spill_path(self.config.path)
-        self._backend = "PostgreSQL" if is_postgres(self.config.path) else "SQLite"
         self._queue: asyncio.Queue[Any] = asyncio.Queue(self.config.queue_size)
         self._sink: RowSink | None = None
         # One thread owns the sink: a batch is built and written there, off the event loop.
@@ -222,7 +220,7 @@ class Store:
             self._sink.write(rows)
         except Exception as exc:
             self.stats.failures += 1
-            self._warn(f"{self._backend} write failed ({exc})")
+            self._warn(f"{'PostgreSQL' if is_postgres(self.config.path) else 'SQLite'} write failed ({exc})")
             self._spill_rows(rows)
             return
         if self.stats.last_error is not None:
