@@ -50,7 +50,7 @@ async def test_push_from_the_page_uploads_and_links_the_dataset(store, hub, monk
 
 
 async def test_dpo_pairs_from_the_page(store):
-    with open_reader(store) as reader:
+    with open_reader(str(store)) as reader:
         (multi,) = [r["id"] for r in reader.episodes(limit=10) if r["session"] == "s1"]
         reader.curate(multi, "edit", index=4, content="The sum is 5.")
     async with viewer(store) as (url, client):
