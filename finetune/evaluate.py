@@ -135,7 +135,8 @@ class LocalModel:
 
         self.tokenizer = AutoTokenizer.from_pretrained(adapter or model)
         self.tokenizer.padding_side = "left"
-        self.model = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32 if not torch.cuda.is_available() else torch.bfloat16)
+        dtype = torch.float32 if not torch.cuda.is_available() else torch.bfloat16
+        self.model: Any = AutoModelForCausalLM.from_pretrained(model, dtype=dtype)
         if adapter:
             from peft import PeftModel
 
@@ -151,7 +152,11 @@ class LocalModel:
         out: list[Prediction] = []
         for start in range(0, len(contexts), self.batch_size):
             batch = contexts[start : start + self.batch_size]
-            prompts = [self.tokenizer.apply_chat_template(m, tools=t or None, add_generation_prompt=True, tokenize=False) for m, t in batch]
+            tokenizer: Any = self.tokenizer
+            prompts = [
+                tokenizer.apply_chat_template(m, tools=t or None, add_generation_prompt=True, tokenize=False)
+                for m, t in batch
+            ]
             encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
             with torch.no_grad():
                 generated = self.model.generate(
@@ -159,7 +164,7 @@ class LocalModel:
                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.convert_tokens_to_ids("<|im_end|>"),
                 )
             for row in generated[:, encoded["input_ids"].shape[1]:]:
-                out.append(parse_generation(self.tokenizer.decode(row, skip_special_tokens=False)))
+                out.append(parse_generation(str(self.tokenizer.decode(row, skip_special_tokens=False))))
         return out
 
 

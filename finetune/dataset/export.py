@@ -102,11 +102,12 @@ def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions
         rows = (iter_rows if fmt == "jsonl" else iter_preferences)(db_path, options, progress)
         counts = {"train": 0, "test": 0}
         test_path = out.with_name(out.stem + ".test" + out.suffix) if options.test_split else None
-        test_file = open(test_path, "w", encoding="utf-8") if test_path else contextlib.nullcontext(None)
+        test_file = open(test_path, "w", encoding="utf-8") if test_path else contextlib.nullcontext(None)  # noqa: SIM115
         with open(out, "w", encoding="utf-8") as train_f, test_file as test_f:
             for row in rows:
                 which = side(row, options.test_split)
-                (test_f if which == "test" else train_f).write(json.dumps(row, ensure_ascii=False) + "\n")
+                target = test_f if which == "test" and test_f is not None else train_f
+                target.write(json.dumps(row, ensure_ascii=False) + "\n")
                 counts[which] += 1
         return {k: v for k, v in counts.items() if v or k == "train"}
     global _progress

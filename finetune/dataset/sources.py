@@ -51,7 +51,7 @@ def load_rows(source: str | None, db: str, options: ExportOptions) -> list[dict[
     """Rows ready to train on. The store goes through the export code; files are read as exported."""
     if source is None or source.endswith((".db", ".sqlite")) or is_postgres(source):
         return list(iter_rows(source or db, options))
-    rows = []
+    rows: list[dict[str, Any]] = []
     for row in _loaded(source):
         if options.unroll and "parent_id" not in row:
             rows.extend(unroll(row, options.unroll))

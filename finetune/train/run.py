@@ -110,7 +110,8 @@ def model_limit(name: str) -> int | None:
     except Exception:
         return None
     config = config.get("text_config", config)
-    return config.get("max_position_embeddings")
+    limit = config.get("max_position_embeddings")
+    return limit if isinstance(limit, int) else None
 
 
 def versions() -> dict[str, str]:

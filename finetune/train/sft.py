@@ -36,7 +36,7 @@ def _progress_callback(say: Any, tokens_per_step: float) -> Any:
 def train_model(model: Any, tokenizer: Any, train: list[dict[str, Any]], held: list[dict[str, Any]], config: Any, say: Any) -> dict[str, Any]:
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]  # trl exports them lazily
 
     cuda = torch.cuda.is_available()
     report_to = [] if config.report_to in ("none", "") else [config.report_to]

@@ -59,7 +59,7 @@ def common(fn: Any) -> Any:
     @config_option
     @db_option
     @click.pass_context
-    def wrapper(ctx: click.Context, config_path: str | None, db: str | None, **kwargs: Any) -> Any:
+    def wrapper(ctx: click.Context, /, config_path: str | None, db: str | None, **kwargs: Any) -> Any:
         ctx.ensure_object(dict)
         if config_path:
             ctx.obj["config"] = config_path

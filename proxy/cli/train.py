@@ -132,7 +132,7 @@ def _dry_run(config: Any, rows: list[dict[str, Any]]) -> None:
     first = examples[0]
     text = Text()
     for token, label in zip(first["input_ids"], first["labels"], strict=True):
-        text.append(tokenizer.decode([token]), style="bold green" if label != -100 else "dim")
+        text.append(str(tokenizer.decode([token])), style="bold green" if label != -100 else "dim")
     console.print(Text("first training example (green: in the loss; dim: context only):", style="bold"))
     console.print(text)
     lengths = [len(e["input_ids"]) for e in examples]

@@ -13,7 +13,9 @@ from typing import Any
 
 from recorder.episodes.chain import Episode
 from recorder.episodes.curation import Curation
-from recorder.episodes.normalize import readable_text as text_of
+from recorder.episodes.normalize import readable_text
+
+text_of = readable_text  # message content for people (shared with the CLI)
 
 PREVIEW_LINES = 6
 PREVIEW_CHARS = 600
