@@ -74,7 +74,7 @@ class MCPStreamPart:
     not the relay, splits them into messages (recorder/ingest/mcp_streams.py)."""
 
     server: str
-    transport: str
+    inbound: str  # the way in, as in MCPMessage
     stream: str  # unique per answer; parts of one stream carry seq 0, 1, 2…
     seq: int
     chunk: bytes

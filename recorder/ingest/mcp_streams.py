@@ -43,7 +43,14 @@ def stream_rows(part: MCPStreamPart, redactor: Redactor, pairing: Pairing) -> li
     for event in events:
         if event.event == "message" and event.raw and not event.raw.isspace():
             message = MCPMessage(
-                part.server, "s2c", part.transport, event.raw, part.session, part.connection, at=part.at, secrets=part.secrets
+                part.server,
+                "s2c",
+                part.inbound,
+                event.raw,
+                part.session,
+                part.connection,
+                at=part.at,
+                secrets=part.secrets,
             )
             rows.extend(mcp_rows(message, redactor, pairing))
     return rows

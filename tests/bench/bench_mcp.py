@@ -22,12 +22,24 @@ from tests.bench.rawclient import RawClient
 from tests.support.mcp_harness import ROOT, http_server, py_http_cmd, wait_port
 from tests.support.serving import start_serve
 
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "bench", "version": "1"}},
+}
 FAST = [sys.executable, "-m", "tests.support.mcp_servers.rawserver"]
 
 
 def call(i: int) -> bytes:
-    return json.dumps({"jsonrpc": "2.0", "id": i, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": f"m{i}"}}}).encode()
+    return json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": i,
+            "method": "tools/call",
+            "params": {"name": "echo", "arguments": {"message": f"m{i}"}},
+        }
+    ).encode()
 
 
 def pct(values: list[float], q: float) -> float:
@@ -36,7 +48,9 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def stdio_latencies(cmd: list[str], n: int) -> list[float]:
-    proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT, limit=1 << 30)
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT, limit=1 << 30
+    )
     assert proc.stdin and proc.stdout
 
     async def ask(raw: bytes) -> bytes:
@@ -66,7 +80,14 @@ async def http_latencies(url: str, n: int) -> list[float]:
     await client.connect()
     accept = {"accept": "application/json, text/event-stream"}
     await client.post("/" + path, json.dumps(INIT).encode(), accept)
-    sid = next((line.split(":", 1)[1].strip() for line in client.last_headers.split("\r\n") if line.lower().startswith("mcp-session-id:")), "")
+    sid = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in client.last_headers.split("\r\n")
+            if line.lower().startswith("mcp-session-id:")
+        ),
+        "",
+    )
     headers = {**accept, "mcp-session-id": sid, "mcp-protocol-version": "2025-11-25"}
     await client.post("/" + path, b'{"jsonrpc":"2.0","method":"notifications/initialized"}', headers)
     out = []
@@ -79,7 +100,8 @@ async def http_latencies(url: str, n: int) -> list[float]:
 
 
 def row(name: str, base: list[float], via: list[float]) -> str:
-    return f"{name:<44}{pct(base, .5):>9.3f}ms{pct(via, .5):>9.3f}ms{pct(via, .5) - pct(base, .5):>+10.3f}ms{pct(via, .99) - pct(base, .99):>+10.3f}ms"
+    added50, added99 = pct(via, 0.5) - pct(base, 0.5), pct(via, 0.99) - pct(base, 0.99)
+    return f"{name:<44}{pct(base, 0.5):>9.3f}ms{pct(via, 0.5):>9.3f}ms{added50:>+10.3f}ms{added99:>+10.3f}ms"
 
 
 async def main_async(n: int) -> None:
@@ -95,13 +117,26 @@ async def main_async(n: int) -> None:
         fast_args = ", ".join(json.dumps(a) for a in FAST[1:])
         toml.write_text(
             f'[mcp.servers.sdk]\nurl = "{sdk_url}"\n'
-            f'[mcp.servers.fast]\ncommand = {json.dumps(FAST[0])}\nargs = [{fast_args}]\ncwd = {json.dumps(str(ROOT))}\n'
+            f"[mcp.servers.fast]\ncommand = {json.dumps(FAST[0])}\nargs = [{fast_args}]\n"
+            f"cwd = {json.dumps(str(ROOT))}\n"
         )
         proc, proxy = start_serve(db, "http://127.0.0.1:9/v1", config=toml)  # its own process, as in production
         try:
             direct_http = await http_latencies(sdk_url, n)
-            print(row("streamable HTTP relay (/mcp/sdk -> SDK HTTP)", direct_http, await http_latencies(f"{proxy}/mcp/sdk", n)))
-            print(row("HTTP way in to a stdio server (/mcp/fast)", direct_stdio, await http_latencies(f"{proxy}/mcp/fast", n)))
+            print(
+                row(
+                    "streamable HTTP relay (/mcp/sdk -> SDK HTTP)",
+                    direct_http,
+                    await http_latencies(f"{proxy}/mcp/sdk", n),
+                )
+            )
+            print(
+                row(
+                    "HTTP way in to a stdio server (/mcp/fast)",
+                    direct_stdio,
+                    await http_latencies(f"{proxy}/mcp/fast", n),
+                )
+            )
         finally:
             proc.terminate()
             proc.wait()
@@ -126,7 +161,9 @@ async def big_event_seconds(url: str, megabytes: float, runs: int = 3) -> float:
 async def wrap_big_seconds(url: str, db: Path) -> float:
     """One request through `tracemill wrap --url`: the HTTP upstream's SSE answer parsed on the way out."""
     cmd = [sys.executable, "-m", "proxy", "wrap", "--name", "big", "--db", str(db), "--url", url]
-    proc = await asyncio.create_subprocess_exec(*cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 30)
+    proc = await asyncio.create_subprocess_exec(
+        *cmd, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 30
+    )
     assert proc.stdin and proc.stdout
     proc.stdin.write(json.dumps(INIT).encode() + b"\n")  # wrap starts and connects before the clock does
     await proc.stdin.drain()
@@ -145,7 +182,9 @@ async def big_event_section(tmp: Path, megabytes: float) -> None:
     from tests.support.serving import free_port
 
     port = free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "tests.bench.big_sse_upstream", str(port), str(megabytes)], cwd=ROOT)
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "tests.bench.big_sse_upstream", str(port), str(megabytes)], cwd=ROOT
+    )
     try:
         await wait_port(port, upstream)
         url = f"http://127.0.0.1:{port}/mcp"
@@ -163,7 +202,10 @@ async def big_event_section(tmp: Path, megabytes: float) -> None:
     finally:
         upstream.terminate()
         upstream.wait()
-    print(f"one {megabytes:g} MB SSE event: direct {direct:.3f}s, through /mcp/big {relayed:.3f}s, through wrap --url {wrapped:.3f}s")
+    print(
+        f"one {megabytes:g} MB SSE event: direct {direct:.3f}s, through /mcp/big {relayed:.3f}s, "
+        f"through wrap --url {wrapped:.3f}s"
+    )
 
 
 def main() -> None:

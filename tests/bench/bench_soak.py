@@ -30,13 +30,32 @@ from tests.support.procs import descendants
 from tests.support.serving import free_port, start_serve
 
 IDLE_SECONDS = 10  # abandoned sessions and old shared channels are reaped after this
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Weather for a city.",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+        },
+    }
+]
 ACCEPT = {"accept": "application/json, text/event-stream", "content-type": "application/json"}
-INIT = {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "soak", "version": "1"}}}
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 0,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "soak", "version": "1"}},
+}
 
 
 def call(mid: int, text: str) -> dict[str, object]:
-    return {"jsonrpc": "2.0", "id": mid, "method": "tools/call", "params": {"name": "echo", "arguments": {"message": text}}}
+    return {
+        "jsonrpc": "2.0",
+        "id": mid,
+        "method": "tools/call",
+        "params": {"name": "echo", "arguments": {"message": text}},
+    }
 
 
 class Tally:
@@ -85,8 +104,17 @@ async def llm_worker(http: httpx2.AsyncClient, url: str, tally: Tally, until: fl
     i = 0
     while time.monotonic() < until:
         i += 1
-        body = {"model": "m", "messages": [{"role": "user", "content": f"weather in city {n}-{i}?"}], "tools": TOOLS, "stream": i % 2 == 0}
-        await timed(tally, "llm", http.post(url + "/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-soak"}))
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": f"weather in city {n}-{i}?"}],
+            "tools": TOOLS,
+            "stream": i % 2 == 0,
+        }
+        await timed(
+            tally,
+            "llm",
+            http.post(url + "/v1/chat/completions", json=body, headers={"authorization": "Bearer sk-soak"}),
+        )
         await asyncio.sleep(0.05)
 
 
@@ -99,7 +127,9 @@ async def churn_worker(http: httpx2.AsyncClient, url: str, tally: Tally, until: 
         if sid:
             tally.count["sessions"] += 1
             headers = {**ACCEPT, "mcp-session-id": sid}
-            await http.post(url + "/mcp/line", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers)
+            await http.post(
+                url + "/mcp/line", json={"jsonrpc": "2.0", "method": "notifications/initialized"}, headers=headers
+            )
             for mid in range(1, 4):
                 await timed(tally, "mcp", http.post(url + "/mcp/line", json=call(mid, "x" * 200), headers=headers))
             if rng.random() < 0.7:
@@ -119,41 +149,50 @@ async def shared_worker(http: httpx2.AsyncClient, url: str, tally: Tally, until:
         await asyncio.sleep(0.05)
 
 
+COLUMNS = ["t", "RSS MiB", "fds", "kids", "llm n", "llm p50", "llm p99", "mcp n", "mcp p50", "mcp p99"]
+COLUMNS += ["sess", "del", "aband", "503", "err", "db MiB"]
+
+
 async def report(pid: int, tally: Tally, until: float, every: float, db: Path) -> None:
     started = time.monotonic()
-    print(f"{'t':>5} {'RSS MiB':>8} {'fds':>5} {'kids':>5} {'llm n':>6} {'llm p50':>8} {'llm p99':>8} {'mcp n':>6} {'mcp p50':>8} {'mcp p99':>8} "
-          f"{'sess':>5} {'del':>4} {'aband':>5} {'503':>4} {'err':>4} {'db MiB':>7}", flush=True)
+    print(" ".join(f"{c:>8}" for c in COLUMNS), flush=True)
     while time.monotonic() < until:
         await asyncio.sleep(min(every, max(0.1, until - time.monotonic())))
         ms, count = tally.take()
         rss, fds, kids = proc_stats(pid)
         size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*")) / 2**20
-        print(
-            f"{time.monotonic() - started:>5.0f} {rss:>8.1f} {fds:>5} {kids:>5} {len(ms['llm']):>6} {pct(ms['llm'], .5):>8.2f} {pct(ms['llm'], .99):>8.2f} "
-            f"{len(ms['mcp']):>6} {pct(ms['mcp'], .5):>8.2f} {pct(ms['mcp'], .99):>8.2f} {count['sessions']:>5} {count['deleted']:>4} "
-            f"{count['abandoned']:>5} {count['refused']:>4} {count['errors']:>4} {size:>7.1f}",
-            flush=True,
-        )
+        values = [f"{time.monotonic() - started:.0f}", f"{rss:.1f}", fds, kids]
+        for kind in ("llm", "mcp"):
+            values += [len(ms[kind]), f"{pct(ms[kind], 0.5):.2f}", f"{pct(ms[kind], 0.99):.2f}"]
+        values += [count[k] for k in ("sessions", "deleted", "abandoned", "refused", "errors")] + [f"{size:.1f}"]
+        print(" ".join(f"{v:>8}" for v in values), flush=True)
 
 
 async def main_async(minutes: float, every: float, per_second: float) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="tracemill-soak-"))
     db = tmp / "soak.db"
     up_port = free_port()
-    script = "import sys, uvicorn; from proxy.fakes.scripted import ScriptedUpstream; uvicorn.run(ScriptedUpstream(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
+    script = (
+        "import sys, uvicorn; from proxy.fakes.scripted import ScriptedUpstream; "
+        "uvicorn.run(ScriptedUpstream(), host='127.0.0.1', port=int(sys.argv[1]), log_level='warning')"
+    )
     upstream = subprocess.Popen([sys.executable, "-c", script, str(up_port)], cwd=ROOT, process_group=0)
     toml = tmp / "proxy.toml"
     line = [sys.executable, "-m", "tests.support.mcp_servers.lineserver"]
     toml.write_text(
-        f"[mcp.servers.line]\ncommand = {json.dumps(line[0])}\nargs = {json.dumps(line[1:])}\ncwd = {json.dumps(str(ROOT))}\n"
+        f"[mcp.servers.line]\ncommand = {json.dumps(line[0])}\nargs = {json.dumps(line[1:])}\n"
+        f"cwd = {json.dumps(str(ROOT))}\n"
         f"idle_seconds = {IDLE_SECONDS}\n"
     )
     try:
         await wait_port(up_port, upstream)
         proc, url = start_serve(db, f"http://127.0.0.1:{up_port}/v1", config=toml)
         try:
-            print(f"soak: {minutes:g} min against tracemill serve (pid {proc.pid}); LLM: scripted upstream; MCP: lineserver, "
-                  f"{per_second:g} new sessions/s (30 % abandoned, idle_seconds {IDLE_SECONDS}), shared channels; store {db}")
+            print(
+                f"soak: {minutes:g} min against tracemill serve (pid {proc.pid}); LLM: scripted upstream; "
+                f"MCP: lineserver, {per_second:g} new sessions/s (30 % abandoned, idle_seconds {IDLE_SECONDS}), "
+                f"shared channels; store {db}"
+            )
             until = time.monotonic() + minutes * 60
             tally = Tally()
             async with httpx2.AsyncClient(timeout=30, limits=httpx2.Limits(max_connections=32)) as http:

@@ -26,8 +26,18 @@ def make_app(size: int) -> Any:
         request = json.loads(body) if body else {}
         rid = request.get("id")
         if request.get("method") == "initialize":  # small, so a client can warm up first
-            answer = {"jsonrpc": "2.0", "id": rid, "result": {"protocolVersion": "2025-11-25", "capabilities": {}, "serverInfo": {"name": "big", "version": "1"}}}
-            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+            answer = {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "result": {
+                    "protocolVersion": "2025-11-25",
+                    "capabilities": {},
+                    "serverInfo": {"name": "big", "version": "1"},
+                },
+            }
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]}
+            )
             await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
             return
         head = b'event: message\ndata: {"jsonrpc":"2.0","id":' + json.dumps(rid).encode()
@@ -35,7 +45,9 @@ def make_app(size: int) -> Any:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
         view = memoryview(event)
         for start in range(0, len(event), 1 << 16):
-            await send({"type": "http.response.body", "body": bytes(view[start : start + (1 << 16)]), "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": bytes(view[start : start + (1 << 16)]), "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b""})
 
     return app

@@ -47,7 +47,9 @@ async def everything_http():
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
     # Its own process group: npx's node child outlives npx, so the whole group is ended.
-    proc = subprocess.Popen([*EVERYTHING, "streamableHttp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+    proc = subprocess.Popen(
+        [*EVERYTHING, "streamableHttp"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0
+    )
     try:
         await wait_port(port, proc, timeout=120)
         yield f"http://127.0.0.1:{port}/mcp"
@@ -60,16 +62,30 @@ async def test_everything_over_stdio_through_wrap_and_mcp_route(tmp_path):
     db = tmp_path / "e.db"
     direct = await walk(StdioServerParameters(command=EVERYTHING[0], args=EVERYTHING[1:]))
     assert "sampled!" in str(direct["sampled"])
-    wrapped = StdioServerParameters(command=sys.executable, args=["-m", "proxy", "wrap", "--name", "everything", "--db", str(db), "--", *EVERYTHING], cwd=str(ROOT))
+    wrapped = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "proxy", "wrap", "--name", "everything", "--db", str(db), "--", *EVERYTHING],
+        cwd=str(ROOT),
+    )
     assert await walk(wrapped) == direct
     async with mcp_proxy(db, everything_stdio()) as (proxy, app):
         assert await walk(f"{proxy}/mcp/everything") == direct
         await app.recorder.flush()
     conn = sqlite3.connect(db)
     for transport in ("stdio", "http"):
-        kinds = dict(conn.execute("SELECT kind, count(*) FROM mcp_messages WHERE transport = ? GROUP BY kind", (transport,)).fetchall())
+        kinds = dict(
+            conn.execute(
+                "SELECT kind, count(*) FROM mcp_messages WHERE transport = ? GROUP BY kind", (transport,)
+            ).fetchall()
+        )
         assert kinds["request"] >= 10 and kinds["response"] >= 10 and kinds["notification"] >= 4
-        methods = {r[0] for r in conn.execute("SELECT method FROM mcp_messages WHERE transport = ? AND direction = 's2c' AND kind = 'request'", (transport,))}
+        methods = {
+            r[0]
+            for r in conn.execute(
+                "SELECT method FROM mcp_messages WHERE transport = ? AND direction = 's2c' AND kind = 'request'",
+                (transport,),
+            )
+        }
         assert "sampling/createMessage" in methods  # server-to-client request, answered by the client
 
 
@@ -80,5 +96,7 @@ async def test_everything_over_streamable_http_upstream(tmp_path, everything_htt
         assert await walk(f"{proxy}/mcp/everything") == direct
         await app.recorder.flush()
     conn = sqlite3.connect(db)
-    calls = conn.execute("SELECT tool, latency_ms FROM mcp_calls WHERE server = 'everything' AND response IS NOT NULL").fetchall()
+    calls = conn.execute(
+        "SELECT tool, latency_ms FROM mcp_calls WHERE server = 'everything' AND response IS NOT NULL"
+    ).fetchall()
     assert {"echo", "get-sum", "trigger-long-running-operation", "trigger-sampling-request"} <= {c[0] for c in calls}

@@ -54,13 +54,24 @@ def test_a_crashing_child_answers_pending_requests_and_sets_the_exit_code(tmp_pa
     db = tmp_path / "m.db"
     config = py_stdio()
     lines = [
-        {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}},
+        {
+            "jsonrpc": "2.0",
+            "id": 0,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": "call-1", "method": "tools/call", "params": {"name": "crash", "arguments": {}}},
     ]
     proc = subprocess.Popen(
         [sys.executable, "-m", "proxy", "wrap", "--name", "py", "--db", str(db), "--", config.command, *config.args],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
     )
     assert proc.stdin and proc.stdout
     proc.stdin.write(b"".join(json.dumps(m).encode() + b"\n" for m in lines))
@@ -96,7 +107,9 @@ async def test_two_concurrent_sessions_do_not_see_each_others_messages(tmp_path)
                 progress.append(p)
 
             async with Client(f"{proxy}/mcp/py", mode="legacy") as client:
-                await client.call_tool("trigger-long-running-operation", {"duration": 0.4, "steps": 4}, progress_callback=on_progress)
+                await client.call_tool(
+                    "trigger-long-running-operation", {"duration": 0.4, "steps": 4}, progress_callback=on_progress
+                )
                 echo = await client.call_tool("echo", {"message": word})
                 return echo.content[0].text, progress
 
@@ -120,22 +133,32 @@ async def test_upstream_401_reaches_the_client_unchanged_and_auth_is_not_passed_
 
             async def send_with_challenge(message):
                 if message["type"] == "http.response.start":
-                    message["headers"] = [*message["headers"], (b"www-authenticate", b'Bearer resource_metadata="http://x/.well-known"')]
+                    message["headers"] = [
+                        *message["headers"],
+                        (b"www-authenticate", b'Bearer resource_metadata="http://x/.well-known"'),
+                    ]
                 await original(message)
 
             return await upstream(scope, receive, send_with_challenge)
         await upstream(scope, receive, send)
 
     async with running(app) as up:
-        servers = [MCPServerConfig(name="locked", url=up + "/mcp", headers={"X-Api-Token": "configured-token-123"}),
-                   MCPServerConfig(name="passing", url=up + "/mcp", pass_auth=True)]
-        async with mcp_proxy(tmp_path / "m.db", *servers) as (proxy, _):
-            async with httpx2.AsyncClient() as client:
-                body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-                headers = {"Authorization": "Bearer client-token", "Mcp-Method": "tools/list", "Mcp-Name": "x", "Mcp-Param-Region": "eu", "Mcp-Future-Header": "1"}
-                locked = await client.post(proxy + "/mcp/locked", json=body, headers=headers)
-                await client.post(proxy + "/mcp/passing", json=body, headers=headers)
-    assert locked.status_code == 401 and locked.headers["www-authenticate"].startswith('Bearer resource_metadata=')
+        servers = [
+            MCPServerConfig(name="locked", url=up + "/mcp", headers={"X-Api-Token": "configured-token-123"}),
+            MCPServerConfig(name="passing", url=up + "/mcp", pass_auth=True),
+        ]
+        async with mcp_proxy(tmp_path / "m.db", *servers) as (proxy, _), httpx2.AsyncClient() as client:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
+            headers = {
+                "Authorization": "Bearer client-token",
+                "Mcp-Method": "tools/list",
+                "Mcp-Name": "x",
+                "Mcp-Param-Region": "eu",
+                "Mcp-Future-Header": "1",
+            }
+            locked = await client.post(proxy + "/mcp/locked", json=body, headers=headers)
+            await client.post(proxy + "/mcp/passing", json=body, headers=headers)
+    assert locked.status_code == 401 and locked.headers["www-authenticate"].startswith("Bearer resource_metadata=")
     assert locked.json() == {"error": "unauthorized"}
     first, second = upstream.headers
     assert b"authorization" not in first and first[b"x-api-token"] == b"configured-token-123"
@@ -150,7 +173,11 @@ async def test_an_ended_session_gets_404_and_the_client_can_start_over(tmp_path)
         async with Client(f"{proxy}/mcp/py", mode="legacy") as client:
             assert (await client.call_tool("echo", {"message": "x"})).content[0].text == "Echo: x"
         async with httpx2.AsyncClient() as raw:
-            gone = await raw.post(proxy + "/mcp/py", json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"}, headers={"mcp-session-id": "no-such-session", "accept": "application/json, text/event-stream"})
+            gone = await raw.post(
+                proxy + "/mcp/py",
+                json={"jsonrpc": "2.0", "id": 9, "method": "tools/list"},
+                headers={"mcp-session-id": "no-such-session", "accept": "application/json, text/event-stream"},
+            )
             assert gone.status_code == 404
             missing = await raw.post(proxy + "/mcp/nope", json={})
             assert missing.status_code == 404 and "py" in missing.text
@@ -166,8 +193,20 @@ async def test_unknown_fields_meta_and_odd_ids_survive_byte_for_byte(tmp_path):
         b'{"jsonrpc":"2.0","id":"str-id-\\u00e9","method":"tools/call","params":{"name":"echo","arguments":{"message":"m"},"_meta":{"progressToken":0,"vendor/x":true}}}',
     ]
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "proxy", "wrap", "--name", "py", "--db", str(db), "--", config.command, *config.args,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+        sys.executable,
+        "-m",
+        "proxy",
+        "wrap",
+        "--name",
+        "py",
+        "--db",
+        str(db),
+        "--",
+        config.command,
+        *config.args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
     )
     assert proc.stdin and proc.stdout
     proc.stdin.write(b"\n".join(raw_lines) + b"\n")

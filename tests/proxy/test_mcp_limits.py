@@ -116,5 +116,5 @@ def test_the_limits_are_read_from_the_config_and_checked():
     server = parse_mcp_server("s", {"command": "x", "max_sessions": 4, "idle_seconds": 30, "backlog_bytes": 1000})
     assert (server.max_sessions, server.idle_seconds, server.backlog_bytes) == (4, 30.0, 1000)
     assert parse_mcp_server("d", {"command": "x"}).max_sessions == 32
-    with pytest.raises(ConfigError, match="mcp.servers.s.max_sessions must be more than 0"):
+    with pytest.raises(ConfigError, match=r"mcp\.servers\.s\.max_sessions must be more than 0"):
         parse_mcp_server("s", {"command": "x", "max_sessions": 0})

@@ -103,7 +103,8 @@ def test_wrap_masks_the_secrets_of_the_config_serve_uses(tmp_path, monkeypatch):
     toml.parent.mkdir()
     toml.write_text(
         f'[mcp.servers.line]\ncommand = "unused"\nenv = {{ GITHUB_PAT = "{PAT}" }}\n\n'
-        '[mcp.servers.other]\nurl = "http://127.0.0.1:9/mcp"\nheaders = { Authorization = "Bearer ${UNSET_ELSEWHERE}" }\n'
+        '[mcp.servers.other]\nurl = "http://127.0.0.1:9/mcp"\n'
+        'headers = { Authorization = "Bearer ${UNSET_ELSEWHERE}" }\n'
     )
     server = line_stdio()
     for how in ("--config", "TRACEMILL_CONFIG"):
