@@ -72,7 +72,13 @@ def normalize(message: dict[str, Any]) -> list[Any]:
         for c in message.get("tool_calls") or []
     ]
     media = _media(message.get("content"))
-    return [role, text_of(message.get("content")).strip(), calls, message.get("tool_call_id"), *([media] if media else [])]
+    return [
+        role,
+        text_of(message.get("content")).strip(),
+        calls,
+        message.get("tool_call_id"),
+        *([media] if media else []),
+    ]
 
 
 def chain(messages: list[dict[str, Any]]) -> list[str]:

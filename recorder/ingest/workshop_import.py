@@ -44,8 +44,20 @@ def trace_row(path: Path) -> Row:
     messages = trace["messages"]
     last = messages[-1]
     answered = isinstance(last, dict) and last.get("role") == "assistant"
-    request = {"model": trace.get("model"), "messages": messages[:-1] if answered else messages, "tools": trace.get("tools") or []}
-    response = {"object": "chat.completion", "model": trace.get("model"), "choices": [{"index": 0, "message": last, "finish_reason": "stop"}]} if answered else None
+    request = {
+        "model": trace.get("model"),
+        "messages": messages[:-1] if answered else messages,
+        "tools": trace.get("tools") or [],
+    }
+    response = (
+        {
+            "object": "chat.completion",
+            "model": trace.get("model"),
+            "choices": [{"index": 0, "message": last, "finish_reason": "stop"}],
+        }
+        if answered
+        else None
+    )
     return "exchanges", {
         "uid": "import-" + hashlib.sha256(raw).hexdigest()[:40],  # re-importing a file is a no-op
         "started_at": _timestamp(trace.get("timestamp"), path),
