@@ -4,7 +4,6 @@ each one, and never leave a request hanging when the upstream dies."""
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Awaitable, Callable
 
 from proxy.mcp.best_effort import best_effort
@@ -13,7 +12,6 @@ from proxy.mcp.outbound import Channel, ChannelError
 from recorder import Recorder
 from recorder.events import MCPMessage
 
-log = logging.getLogger("tracemill.mcp")
 # Hands a server message to the client; returns the bytes it delivered when it rewrote them.
 Deliver = Callable[[bytes], Awaitable[bytes | None]]
 

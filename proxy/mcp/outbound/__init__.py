@@ -8,7 +8,6 @@ from `messages()`. Nothing is parsed except what routing needs; bytes are never 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +15,6 @@ import httpx2
 
 from proxy.config import MCPServerConfig
 
-log = logging.getLogger("tracemill.mcp")
 _EOF = object()
 
 
