@@ -56,7 +56,10 @@ def parse_generation(text: str) -> Prediction:
 
 def from_message(message: dict[str, Any]) -> Prediction:
     """An endpoint's answer, already parsed by the server (vLLM's tool and reasoning parsers)."""
-    prediction = Prediction(content=message.get("content") or "", reasoning=message.get("reasoning_content") or message.get("reasoning") or "")
+    prediction = Prediction(
+        content=message.get("content") or "",
+        reasoning=message.get("reasoning_content") or message.get("reasoning") or "",
+    )
     for call in message.get("tool_calls") or []:
         fn = call.get("function") or {}
         prediction.attempted_calls += 1
@@ -87,8 +90,12 @@ def target_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
 def score(target: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
     wanted = target_calls(target)
     got = prediction.tool_calls
-    out: dict[str, Any] = {"tool_turn": bool(wanted), "reasoning_chars": len(prediction.reasoning),
-                           "attempted_calls": prediction.attempted_calls, "valid_calls": prediction.valid_calls}
+    out: dict[str, Any] = {
+        "tool_turn": bool(wanted),
+        "reasoning_chars": len(prediction.reasoning),
+        "attempted_calls": prediction.attempted_calls,
+        "valid_calls": prediction.valid_calls,
+    }
     if not wanted:
         out["answered_in_text"] = not got and bool(prediction.content.strip())
         return out
@@ -101,7 +108,9 @@ def score(target: dict[str, Any], prediction: Prediction) -> dict[str, Any]:
         for key, value in (want["arguments"] or {}).items():
             keys_total += 1
             keys_right += int(same_name and isinstance(have["arguments"], dict) and have["arguments"].get(key) == value)
-    out.update(args_exact=exact == len(wanted) and len(got) == len(wanted), keys_total=keys_total, keys_right=keys_right)
+    out.update(
+        args_exact=exact == len(wanted) and len(got) == len(wanted), keys_total=keys_total, keys_right=keys_right
+    )
     return out
 
 
@@ -118,11 +127,17 @@ def aggregate(scores: list[dict[str, Any]], targets: list[dict[str, Any]]) -> di
         "text_turns": len(text),
         "tool_name_accuracy": rate([s["names_right"] for s in tool]),
         "tool_args_exact": rate([s["args_exact"] for s in tool]),
-        "tool_args_key_accuracy": round(sum(s["keys_right"] for s in tool) / max(sum(s["keys_total"] for s in tool), 1), 4) if tool else None,
+        "tool_args_key_accuracy": round(
+            sum(s["keys_right"] for s in tool) / max(sum(s["keys_total"] for s in tool), 1), 4
+        )
+        if tool
+        else None,
         "text_answer_rate": rate([s["answered_in_text"] for s in text]),
         "tool_call_syntax_valid": round(sum(s["valid_calls"] for s in scores) / attempted, 4) if attempted else None,
         "mean_reasoning_chars": round(sum(s["reasoning_chars"] for s in scores) / max(len(scores), 1), 1),
-        "reference_mean_reasoning_chars": round(sum(len(t.get("reasoning_content") or "") for t in targets) / max(len(targets), 1), 1),
+        "reference_mean_reasoning_chars": round(
+            sum(len(t.get("reasoning_content") or "") for t in targets) / max(len(targets), 1), 1
+        ),
     }
 
 
@@ -157,13 +172,18 @@ class LocalModel:
                 tokenizer.apply_chat_template(m, tools=t or None, add_generation_prompt=True, tokenize=False)
                 for m, t in batch
             ]
-            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.model.device)
+            encoded = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(
+                self.model.device
+            )
             with torch.no_grad():
                 generated = self.model.generate(
-                    **encoded, max_new_tokens=self.max_new_tokens, do_sample=False,
-                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.convert_tokens_to_ids("<|im_end|>"),
+                    **encoded,
+                    max_new_tokens=self.max_new_tokens,
+                    do_sample=False,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    eos_token_id=self.tokenizer.convert_tokens_to_ids("<|im_end|>"),
                 )
-            for row in generated[:, encoded["input_ids"].shape[1]:]:
+            for row in generated[:, encoded["input_ids"].shape[1] :]:
                 out.append(parse_generation(str(self.tokenizer.decode(row, skip_special_tokens=False))))
         return out
 
@@ -181,7 +201,11 @@ class EndpointModel:
         out = []
         for messages, tools in contexts:
             answer = self.client.chat.completions.create(
-                model=self.model, messages=messages, tools=tools or None, max_tokens=self.max_new_tokens, temperature=0  # type: ignore[arg-type]
+                model=self.model,
+                messages=messages,
+                tools=tools or None,
+                max_tokens=self.max_new_tokens,
+                temperature=0,  # type: ignore[arg-type]
             )
             out.append(from_message(answer.choices[0].message.model_dump()))
         return out
@@ -196,7 +220,8 @@ def evaluate(rows: list[dict[str, Any]], model: Any, limit: int | None = None) -
     scores = [score(t, p) for t, p in zip(targets, predictions, strict=True)]
     metrics = aggregate(scores, targets)
     metrics["examples"] = [
-        {"id": r["id"], "target": t, "prediction": p.__dict__} for r, t, p in list(zip(rows, targets, predictions, strict=True))[:20]
+        {"id": r["id"], "target": t, "prediction": p.__dict__}
+        for r, t, p in list(zip(rows, targets, predictions, strict=True))[:20]
     ]
     return metrics
 
@@ -205,7 +230,14 @@ def _context(message: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in message.items() if v is not None}
 
 
-COMPARED = ("tool_name_accuracy", "tool_args_exact", "tool_args_key_accuracy", "text_answer_rate", "tool_call_syntax_valid", "mean_reasoning_chars")
+COMPARED = (
+    "tool_name_accuracy",
+    "tool_args_exact",
+    "tool_args_key_accuracy",
+    "text_answer_rate",
+    "tool_call_syntax_valid",
+    "mean_reasoning_chars",
+)
 
 
 def compare(before: dict[str, Any], after: dict[str, Any]) -> list[tuple[str, Any, Any, str]]:

@@ -44,8 +44,11 @@ def stats(db_path: str | Path, options: ExportOptions) -> dict[str, Any]:
 
 def card(repo_id: str, counts: dict[str, int], info: dict[str, Any], options: ExportOptions) -> str:
     splits = "\n".join(f"    - split: {name}\n      path: data/{name}-*.parquet" for name in counts)
-    unroll = {None: "one row per episode (a whole agent run)", "assistant": "unrolled: one row per assistant turn",
-              "user-turns": "unrolled at the first reply after each user message"}[options.unroll]
+    unroll = {
+        None: "one row per episode (a whole agent run)",
+        "assistant": "unrolled: one row per assistant turn",
+        "user-turns": "unrolled at the first reply after each user message",
+    }[options.unroll]
     tools = ", ".join(f"`{t}`" for t in info["tools"][:40]) or "none"
     return f"""---
 configs:
@@ -66,11 +69,11 @@ Agent traces recorded by [tracemill](https://pypi.org/project/tracemill/): every
 call an agent made, assembled into conversations with each turn's reasoning, the tool calls, the
 tool results, and the exact tool list the agent offered.
 
-- Rows: {', '.join(f'{n} {s}' for s, n in counts.items())} ({unroll})
-- Assistant turns: {info['assistant_turns']}, tool calls: {info['tool_calls']}
-- Models: {', '.join(f'{m} ({n})' for m, n in info['models'].items())}
+- Rows: {", ".join(f"{n} {s}" for s, n in counts.items())} ({unroll})
+- Assistant turns: {info["assistant_turns"]}, tool calls: {info["tool_calls"]}
+- Models: {", ".join(f"{m} ({n})" for m, n in info["models"].items())}
 - Tools: {tools}
-- System prompts: {'stripped' if options.strip_system else 'kept'}
+- System prompts: {"stripped" if options.strip_system else "kept"}
 
 Each row: `id`, `timestamp` (ISO 8601, UTC), `model`, `session`, `source`, `messages` (OpenAI chat
 format: assistant turns carry `content`, `reasoning_content` and `tool_calls` with JSON-string
@@ -114,12 +117,19 @@ def upload(folder: str | Path, repo_id: str, repo_type: str, private: bool) -> s
     api = HfApi(token=token())
     try:
         api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
-        commit = api.upload_folder(folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message="Upload with tracemill")
+        commit = api.upload_folder(
+            folder_path=str(folder), repo_id=repo_id, repo_type=repo_type, commit_message="Upload with tracemill"
+        )
     except HfHubHTTPError as exc:
         status = exc.response.status_code if exc.response is not None else "?"
-        hint = {401: "the token is invalid or expired", 403: "the token cannot write to this namespace (needs write access)",
-                404: "the repository or namespace does not exist"}.get(status if isinstance(status, int) else 0, "")
-        raise HubError(f"the Hub refused the push to {repo_id} (HTTP {status}){': ' + hint if hint else ''}. {json.dumps(str(exc))[:300]}") from None
+        hint = {
+            401: "the token is invalid or expired",
+            403: "the token cannot write to this namespace (needs write access)",
+            404: "the repository or namespace does not exist",
+        }.get(status if isinstance(status, int) else 0, "")
+        raise HubError(
+            f"the Hub refused the push to {repo_id} (HTTP {status}){': ' + hint if hint else ''}. {json.dumps(str(exc))[:300]}"
+        ) from None
     prefix = "datasets/" if repo_type == "dataset" else ""
     return getattr(commit, "commit_url", None) or f"https://huggingface.co/{prefix}{repo_id}"
 
@@ -134,7 +144,11 @@ def push_model(run_dir: str | Path, repo_id: str, dataset: str | None, private: 
     report = json.loads((run_dir / "run.json").read_text())
     folder = run_dir / "merged" if (run_dir / "merged").exists() else run_dir / "adapter"
     config = report["config"]
-    linked = f"[{dataset}](https://huggingface.co/datasets/{dataset})" if dataset and "/" in dataset and not Path(dataset).exists() else "local tracemill traces"
+    linked = (
+        f"[{dataset}](https://huggingface.co/datasets/{dataset})"
+        if dataset and "/" in dataset and not Path(dataset).exists()
+        else "local tracemill traces"
+    )
     (folder / "README.md").write_text(
         f"---\nbase_model: {config['model']}\ntags:\n  - tracemill\n  - lora\n  - tool-calling\n---\n\n# {repo_id}\n\n"
         f"{'A merged' if folder.name == 'merged' else 'A LoRA adapter for'} `{config['model']}`, fine-tuned with tracemill on {linked}.\n\n"

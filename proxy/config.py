@@ -152,7 +152,9 @@ def _apply_file(config: Config, data: dict[str, Any], where: str, lenient_mcp: b
             _set(config, section, key, value, where)
         if section == "store" and table.get("url"):
             if not str(table["url"]).lower().startswith(("postgresql://", "postgres://")):
-                raise ConfigError(f"{where}: store.url must start with postgresql:// (a SQLite file goes in store.path)")
+                raise ConfigError(
+                    f"{where}: store.url must start with postgresql:// (a SQLite file goes in store.path)"
+                )
             config.store.path = config.store.url
 
 

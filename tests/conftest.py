@@ -69,5 +69,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     lines = "\n".join(f"  {pid}: {command_line(pid)[:200]}" for pid in left)
     kill_all(left)
     reap()
-    session.config.get_terminal_writer().line(f"\nprocesses left running after the tests (killed now):\n{lines}", red=True)
+    session.config.get_terminal_writer().line(
+        f"\nprocesses left running after the tests (killed now):\n{lines}", red=True
+    )
     session.exitstatus = pytest.ExitCode.TESTS_FAILED

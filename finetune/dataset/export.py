@@ -34,7 +34,9 @@ class ExportOptions:
     include_incomplete: bool = False  # keep last answers that were cut off (truncated or incomplete)
 
 
-def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None) -> Iterator[tuple[Episode, Curation]]:
+def _curated(
+    db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None
+) -> Iterator[tuple[Episode, Curation]]:
     with open_reader(db_path) as reader:
         for n, pair in enumerate(reader.iter_episodes(options.filters), start=1):
             if progress:
@@ -42,7 +44,9 @@ def _curated(db_path: str | Path, options: ExportOptions, progress: Callable[[in
             yield pair
 
 
-def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+def iter_rows(
+    db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None
+) -> Iterator[dict[str, Any]]:
     for episode, curation in _curated(db_path, options, progress):
         row = episode_row(episode, curation, options.strip_system, options.include_incomplete)
         if not row["messages"] or (episode.cut_off and not any(m["role"] == "assistant" for m in row["messages"])):
@@ -53,7 +57,9 @@ def iter_rows(db_path: str | Path, options: ExportOptions, progress: Callable[[i
             yield row
 
 
-def iter_preferences(db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None) -> Iterator[dict[str, Any]]:
+def iter_preferences(
+    db_path: str | Path, options: ExportOptions, progress: Callable[[int], None] | None = None
+) -> Iterator[dict[str, Any]]:
     """DPO pairs: one per edited assistant turn (see finetune/dataset/preference.py)."""
     for episode, curation in _curated(db_path, options, progress):
         yield from preference_rows(episode, curation, options.strip_system)
@@ -89,11 +95,20 @@ def _dataset(db_path: str, options: ExportOptions, split: str, cache: str) -> An
     disable_progress_bars()
     # Streams into an Arrow file in a fresh cache folder: flat memory, and never a stale cache hit.
     return Dataset.from_generator(
-        _split_rows, features=features(bool(options.unroll)), gen_kwargs={"db_path": db_path, "options": options, "split": split}, cache_dir=cache
+        _split_rows,
+        features=features(bool(options.unroll)),
+        gen_kwargs={"db_path": db_path, "options": options, "split": split},
+        cache_dir=cache,
     )
 
 
-def write(db_path: str | Path, out: str | Path, fmt: str, options: ExportOptions, progress: Callable[[int], None] | None = None) -> dict[str, int]:
+def write(
+    db_path: str | Path,
+    out: str | Path,
+    fmt: str,
+    options: ExportOptions,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Write the export; returns row counts per split."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")

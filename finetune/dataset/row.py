@@ -50,7 +50,9 @@ def clean_message(message: dict[str, Any]) -> dict[str, Any]:
                     "type": call.get("type") or "function",
                     "function": {
                         "name": fn.get("name") or "",
-                        "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments or {}, ensure_ascii=False),
+                        "arguments": arguments
+                        if isinstance(arguments, str)
+                        else json.dumps(arguments or {}, ensure_ascii=False),
                     },
                 }
             )
@@ -69,7 +71,8 @@ def kept(episode: Episode, curation: Curation, strip_system: bool = False) -> li
     """The (index, message) pairs that curation keeps: not in a dropped range, not a stripped system prompt."""
     strip = strip_system or curation.strip_system
     return [
-        (index, message) for index, message in enumerate(episode.messages)
+        (index, message)
+        for index, message in enumerate(episode.messages)
         if not curation.drops(index) and not (strip and message.get("role") == "system")
     ]
 

@@ -40,7 +40,9 @@ def _loaded(source: str) -> Iterator[dict[str, Any]]:
         except Exception as exc:
             raise DataError(f"cannot load the Hub dataset {source!r}: {exc}") from None
     else:
-        raise DataError(f"{source}: no such file, folder or Hub dataset (give a .db store, .jsonl, .parquet, a datasets folder or user/name)")
+        raise DataError(
+            f"{source}: no such file, folder or Hub dataset (give a .db store, .jsonl, .parquet, a datasets folder or user/name)"
+        )
     splits = loaded.values() if hasattr(loaded, "values") else [loaded]
     for split in splits:
         for row in split:

@@ -32,4 +32,10 @@ def cut_points(messages: list[dict[str, Any]], mode: str = "assistant") -> list[
 
 def unroll(row: dict[str, Any], mode: str = "assistant") -> Iterator[dict[str, Any]]:
     for turn, k in enumerate(cut_points(row["messages"], mode), start=1):
-        yield {**row, "id": f"{row['id']}#{turn}", "parent_id": row["id"], "turn": turn, "messages": row["messages"][: k + 1]}
+        yield {
+            **row,
+            "id": f"{row['id']}#{turn}",
+            "parent_id": row["id"],
+            "turn": turn,
+            "messages": row["messages"][: k + 1],
+        }

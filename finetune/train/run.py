@@ -124,7 +124,9 @@ def versions() -> dict[str, str]:
     return out
 
 
-def run(config: TrainConfig, rows: list[dict[str, Any]], eval_rows: list[dict[str, Any]], say: Any = print) -> dict[str, Any]:
+def run(
+    config: TrainConfig, rows: list[dict[str, Any]], eval_rows: list[dict[str, Any]], say: Any = print
+) -> dict[str, Any]:
     backend, why = select(config.backend)
     say(f"backend: {backend} ({why})")
     started = time.time()
@@ -156,9 +158,18 @@ def run(config: TrainConfig, rows: list[dict[str, Any]], eval_rows: list[dict[st
         "backend": backend,
         "backend_reason": why,
         "config": asdict(config),
-        "data": {"train_rows": len(train), "eval_rows": len(held), "skipped": skipped + held_skipped, "train_tokens": result["tokens"]},
+        "data": {
+            "train_rows": len(train),
+            "eval_rows": len(held),
+            "skipped": skipped + held_skipped,
+            "train_tokens": result["tokens"],
+        },
         "versions": versions(),
-        "timings": {"total_s": round(time.time() - started, 2), "train_s": result["train_s"], "tokens_per_s": result["tokens_per_s"]},
+        "timings": {
+            "total_s": round(time.time() - started, 2),
+            "train_s": result["train_s"],
+            "tokens_per_s": result["tokens_per_s"],
+        },
         "losses": result["losses"],
         "outputs": {"adapter": str(adapter), "merged": str(out / "merged") if config.merge else None},
     }

@@ -16,7 +16,9 @@ def _progress_callback(say: Any, tokens_per_step: float) -> Any:
         def on_train_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             self.t0 = time.perf_counter()
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, float] | None = None, **kwargs: Any
+        ) -> None:
             logs = logs or {}
             elapsed = max(time.perf_counter() - self.t0, 1e-9)
             step, total = state.global_step, state.max_steps or 1
@@ -33,7 +35,9 @@ def _progress_callback(say: Any, tokens_per_step: float) -> Any:
     return Progress()
 
 
-def train_model(model: Any, tokenizer: Any, train: list[dict[str, Any]], held: list[dict[str, Any]], config: Any, say: Any) -> dict[str, Any]:
+def train_model(
+    model: Any, tokenizer: Any, train: list[dict[str, Any]], held: list[dict[str, Any]], config: Any, say: Any
+) -> dict[str, Any]:
     import torch
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer  # type: ignore[attr-defined]  # trl exports them lazily
@@ -71,8 +75,12 @@ def train_model(model: Any, tokenizer: Any, train: list[dict[str, Any]], held: l
     )
     tokens = [len(row["input_ids"]) for row in train]
     trainer = SFTTrainer(
-        model=model, args=args, train_dataset=Dataset.from_list(train), eval_dataset=Dataset.from_list(held) if held else None,
-        processing_class=tokenizer, callbacks=[_progress_callback(say, sum(tokens) / len(tokens) * config.batch_size * config.grad_accum)],
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(train),
+        eval_dataset=Dataset.from_list(held) if held else None,
+        processing_class=tokenizer,
+        callbacks=[_progress_callback(say, sum(tokens) / len(tokens) * config.batch_size * config.grad_accum)],
     )
     t0 = time.perf_counter()
     output = trainer.train()
@@ -88,4 +96,9 @@ def train_model(model: Any, tokenizer: Any, train: list[dict[str, Any]], held: l
         losses["eval"] = trainer.evaluate()["eval_loss"]
     steps = trainer.state.global_step
     seen = sum(tokens[i % len(tokens)] for i in range(steps * config.grad_accum * config.batch_size))
-    return {"losses": losses, "train_s": round(train_s, 2), "tokens": seen, "tokens_per_s": round(seen / max(train_s, 1e-9), 1)}
+    return {
+        "losses": losses,
+        "train_s": round(train_s, 2),
+        "tokens": seen,
+        "tokens_per_s": round(seen / max(train_s, 1e-9), 1),
+    }

@@ -100,27 +100,43 @@ QWEN3_TEMPLATE = """{%- if tools %}
     {%- endif %}
 {%- endif %}"""
 
-SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"]
+SPECIAL_TOKENS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<think>",
+    "</think>",
+    "<tool_call>",
+    "</tool_call>",
+    "<tool_response>",
+    "</tool_response>",
+]
 
 
 class TemplateError(ValueError):
     """A row whose rendering does not split into a prompt and a completion."""
 
 
-def prompt_completion(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> tuple[str, str]:
+def prompt_completion(
+    tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+) -> tuple[str, str]:
     """Split a row that ends with an assistant message: the prompt up to the generation prompt,
     and the completion the model must produce (reasoning, content, tool calls, end token)."""
     if not messages or messages[-1].get("role") != "assistant":
         raise TemplateError("the last message must be the assistant turn to learn")
     full = tokenizer.apply_chat_template(messages, tools=tools or None, tokenize=False)
-    prompt = tokenizer.apply_chat_template(messages[:-1], tools=tools or None, tokenize=False, add_generation_prompt=True)
+    prompt = tokenizer.apply_chat_template(
+        messages[:-1], tools=tools or None, tokenize=False, add_generation_prompt=True
+    )
     if not full.startswith(prompt):
         raise TemplateError("the chat template does not render the conversation as prompt + completion")
-    completion = full[len(prompt):]
+    completion = full[len(prompt) :]
     return prompt, completion.rstrip("\n")  # the trailing newline after <|im_end|> is not generated
 
 
-def encode(tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_length: int) -> dict[str, list[int]] | None:
+def encode(
+    tokenizer: Any, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None, max_length: int
+) -> dict[str, list[int]] | None:
     """Token ids and labels for one row: labels are -100 everywhere but the last assistant turn
     (its reasoning, content, tool calls and end token). None when the prompt alone is too long."""
     prompt, completion = prompt_completion(tokenizer, messages, tools)

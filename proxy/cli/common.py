@@ -47,7 +47,9 @@ def _open(ctx: click.Context) -> TraceReader:
         raise click.ClickException(str(exc)) from None
 
 
-config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: ./proxy.toml if present).")
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: ./proxy.toml if present)."
+)
 db_option = click.option(
     "--db", help="The store: a SQLite file, or a postgresql:// URL (default: [store] path or url, tracemill.db)."
 )
@@ -82,5 +84,3 @@ def main(ctx: click.Context, config_path: str | None, db: str | None) -> None:
     recordings into datasets and fine-tuned models."""
     ctx.ensure_object(dict)
     ctx.obj.update({"config": config_path, "db": db})
-
-

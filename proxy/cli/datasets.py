@@ -34,11 +34,17 @@ def import_(ctx: click.Context, files: tuple[str, ...]) -> None:
         raise SystemExit(1)
 
 
-def _export_options(unroll: str | None, strip_system: bool, test_split: float, filters: Any, include_incomplete: bool = False) -> Any:
+def _export_options(
+    unroll: str | None, strip_system: bool, test_split: float, filters: Any, include_incomplete: bool = False
+) -> Any:
     from finetune.dataset.export import ExportOptions
 
     return ExportOptions(
-        filters=filters, unroll=unroll, strip_system=strip_system, test_split=test_split, include_incomplete=include_incomplete
+        filters=filters,
+        unroll=unroll,
+        strip_system=strip_system,
+        test_split=test_split,
+        include_incomplete=include_incomplete,
     )
 
 
@@ -50,19 +56,53 @@ UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference worksho
 
 @main.command()
 @click.argument("out", type=click.Path())
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "parquet", "hf", "dpo", "tokens"]), default="jsonl", show_default=True,
-              help="dpo: JSONL preference pairs (prompt, chosen, rejected, tools) from edited assistant turns. "
-              "tokens: one row per LLM call as token ids (input_ids, loss_mask, logprobs, exact); Parquet if OUT ends in .parquet.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "parquet", "hf", "dpo", "tokens"]),
+    default="jsonl",
+    show_default=True,
+    help="dpo: JSONL preference pairs (prompt, chosen, rejected, tools) from edited assistant turns. "
+    "tokens: one row per LLM call as token ids (input_ids, loss_mask, logprobs, exact); Parquet if OUT ends in .parquet.",
+)
 @click.option("--tokenizer", help="--format tokens: the model's tokenizer (a local folder or Hub id).")
-@click.option("--stitch", is_flag=True, help="--format tokens: one row per episode where each call's prompt extends the last.")
-@click.option("--unroll", is_flag=False, flag_value="assistant", default=None, type=click.Choice(["assistant", "user-turns"]), help=UNROLL_HELP)
+@click.option(
+    "--stitch", is_flag=True, help="--format tokens: one row per episode where each call's prompt extends the last."
+)
+@click.option(
+    "--unroll",
+    is_flag=False,
+    flag_value="assistant",
+    default=None,
+    type=click.Choice(["assistant", "user-turns"]),
+    help=UNROLL_HELP,
+)
 @click.option("--strip-system", is_flag=True, help="Drop system prompts from every row.")
-@click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0, help="Hold out this share of episodes as a test split.")
+@click.option(
+    "--test-split", type=click.FloatRange(0, 0.9), default=0.0, help="Hold out this share of episodes as a test split."
+)
 @click.option("--include-incomplete", is_flag=True, help=INCOMPLETE_HELP)
 @filter_options
 @rating_options
 @common
-def export(ctx: click.Context, out: str, fmt: str, tokenizer, stitch, unroll, strip_system: bool, test_split: float, include_incomplete: bool, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
+def export(
+    ctx: click.Context,
+    out: str,
+    fmt: str,
+    tokenizer,
+    stitch,
+    unroll,
+    strip_system: bool,
+    test_split: float,
+    include_incomplete: bool,
+    session,
+    model,
+    since,
+    tag,
+    include_excluded,
+    rating,
+    min_rating,
+) -> None:  # type: ignore[no-untyped-def]
     """Export episodes as JSONL, Parquet or a Hugging Face datasets folder, or as token ids."""
     from rich.progress import Progress
 
@@ -86,13 +126,22 @@ def export(ctx: click.Context, out: str, fmt: str, tokenizer, stitch, unroll, st
         task = bar.add_task("exporting episodes", total=total)
         counts = write(db_path, out, fmt, options, progress=lambda n: bar.update(task, completed=n))
     what = "preference pairs" if fmt == "dpo" else "rows"
-    click.echo(f"wrote {', '.join(f'{n} {s} {what}' for s, n in counts.items())} to {out} ({fmt}{', unrolled: ' + unroll if unroll else ''})")
+    click.echo(
+        f"wrote {', '.join(f'{n} {s} {what}' for s, n in counts.items())} to {out} ({fmt}{', unrolled: ' + unroll if unroll else ''})"
+    )
 
 
 @main.command()
 @click.argument("repo_id")
 @click.option("--private/--public", default=True, show_default=True)
-@click.option("--unroll", is_flag=False, flag_value="assistant", default=None, type=click.Choice(["assistant", "user-turns"]), help=UNROLL_HELP)
+@click.option(
+    "--unroll",
+    is_flag=False,
+    flag_value="assistant",
+    default=None,
+    type=click.Choice(["assistant", "user-turns"]),
+    help=UNROLL_HELP,
+)
 @click.option("--strip-system", is_flag=True)
 @click.option("--test-split", type=click.FloatRange(0, 0.9), default=0.0)
 @click.option("--keep", type=click.Path(file_okay=False), help="Keep the local dataset folder here.")
@@ -100,13 +149,35 @@ def export(ctx: click.Context, out: str, fmt: str, tokenizer, stitch, unroll, st
 @filter_options
 @rating_options
 @common
-def push(ctx: click.Context, repo_id: str, private: bool, unroll, strip_system: bool, test_split: float, keep, include_incomplete: bool, session, model, since, tag, include_excluded, rating, min_rating) -> None:  # type: ignore[no-untyped-def]
+def push(
+    ctx: click.Context,
+    repo_id: str,
+    private: bool,
+    unroll,
+    strip_system: bool,
+    test_split: float,
+    keep,
+    include_incomplete: bool,
+    session,
+    model,
+    since,
+    tag,
+    include_excluded,
+    rating,
+    min_rating,
+) -> None:  # type: ignore[no-untyped-def]
     """Push episodes to the Hugging Face Hub as a dataset with a card (token: HF_TOKEN or saved login)."""
     import tempfile
 
     from finetune import hub
 
-    options = _export_options(unroll, strip_system, test_split, make_filters(session, model, since, tag, include_excluded, rating, min_rating), include_incomplete)
+    options = _export_options(
+        unroll,
+        strip_system,
+        test_split,
+        make_filters(session, model, since, tag, include_excluded, rating, min_rating),
+        include_incomplete,
+    )
     _open(ctx).close()
     try:
         hub.token()
@@ -115,4 +186,6 @@ def push(ctx: click.Context, repo_id: str, private: bool, unroll, strip_system: 
         url = hub.push(folder, repo_id, private)
     except hub.HubError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"pushed {', '.join(f'{n} {s} rows' for s, n in counts.items())} to {url} ({'private' if private else 'public'})")
+    click.echo(
+        f"pushed {', '.join(f'{n} {s} rows' for s, n in counts.items())} to {url} ({'private' if private else 'public'})"
+    )

@@ -79,7 +79,15 @@ def mcp_servers(ctx: click.Context, as_json: bool) -> None:
         server = config.mcp_servers[r["name"]]
         target = server.target()  # URL secrets and secret flag values masked
         ok = "[green]yes[/]" if r["reachable"] else "[red]no[/]"
-        table.add_row(r["name"], r["transport"], target[:60], ok, str(r["tools"] if r["tools"] is not None else "-"), str(r["ms"]), r["error"] or "")
+        table.add_row(
+            r["name"],
+            r["transport"],
+            target[:60],
+            ok,
+            str(r["tools"] if r["tools"] is not None else "-"),
+            str(r["ms"]),
+            r["error"] or "",
+        )
     console.print(table)
 
 
@@ -107,5 +115,14 @@ def mcp_calls(ctx: click.Context, server: str | None, session: str | None, limit
     for c in calls:
         result = ("[red]✗ [/]" if c["is_error"] else "") + (c["summary"] or "[dim](no answer)[/]")
         latency = f"{c['latency_ms']:.1f}" if c["latency_ms"] is not None else "-"
-        table.add_row(str(c["id"]), when(c["at"])[5:], c["server"], (c["session"] or "-")[:16], c["tool"] or "?", json.dumps(c["arguments"])[:80], result[:100], latency)
+        table.add_row(
+            str(c["id"]),
+            when(c["at"])[5:],
+            c["server"],
+            (c["session"] or "-")[:16],
+            c["tool"] or "?",
+            json.dumps(c["arguments"])[:80],
+            result[:100],
+            latency,
+        )
     console.print(table if calls else "no MCP tool calls recorded yet")

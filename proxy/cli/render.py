@@ -37,7 +37,14 @@ def exchanges_table(rows: list[dict[str, Any]]) -> Table:
             when(r["started_at"])[5:],
             r["session"] or "-",
             (r["model"] or "-")[-28:],
-            Text(status, style="red" if (r["status"] or 500) >= 400 or state in ("incomplete", "error") else "yellow" if state != "complete" else "green"),
+            Text(
+                status,
+                style="red"
+                if (r["status"] or 500) >= 400 or state in ("incomplete", "error")
+                else "yellow"
+                if state != "complete"
+                else "green",
+            ),
             f"{r['duration_ms']:.0f}" if r["duration_ms"] is not None else "-",
             tokens,
             r["summary"],
@@ -69,13 +76,15 @@ def message_panel(message: dict[str, Any], title: str | None = None) -> Panel:
         parts.append(Text("unmapped: " + fold(json.dumps(message["unmapped"], ensure_ascii=False), 600), style="dim"))
     style = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}.get(role, "white")
     label = title or role + (f" ← {message['tool_call_id']}" if message.get("tool_call_id") else "")
-    return Panel(Group(*parts) if parts else Text("(empty)", style="dim"), title=label, title_align="left", border_style=style)
+    return Panel(
+        Group(*parts) if parts else Text("(empty)", style="dim"), title=label, title_align="left", border_style=style
+    )
 
 
 def fold(text: str, limit: int = 1200) -> str:
     if len(text) <= limit:
         return text
-    return f"{text[: limit // 2]}\n… [{len(text) - limit} characters folded] …\n{text[-limit // 2:]}"
+    return f"{text[: limit // 2]}\n… [{len(text) - limit} characters folded] …\n{text[-limit // 2 :]}"
 
 
 # Request keys that hold the conversation (shown as messages and tools), in any dialect.
@@ -119,13 +128,17 @@ def show_exchange(ex: dict[str, Any]) -> None:
     elif canonical and canonical["answer"]:
         console.print(message_panel(canonical["answer"], f"answer ({state or 'complete'})"))
     elif response is not None:
-        console.print(Syntax(fold(json.dumps(response, indent=2, ensure_ascii=False), 4000), "json", background_color="default"))
+        console.print(
+            Syntax(fold(json.dumps(response, indent=2, ensure_ascii=False), 4000), "json", background_color="default")
+        )
     elif ex.get("response_raw"):
         console.print(Panel(fold(ex["response_raw"]), title="response (raw)"))
     if isinstance(response, dict) and isinstance(response.get("usage"), dict):
         console.print(Text("usage: " + json.dumps(response["usage"]), style="dim"))
     for row in ex.get("tokens") or []:
-        sizes = f", {row['prompt_len']} prompt + {row['completion_len']} completion ids" if row["completion_ids"] else ""
+        sizes = (
+            f", {row['prompt_len']} prompt + {row['completion_len']} completion ids" if row["completion_ids"] else ""
+        )
         detail = f": {row['detail']}" if row["detail"] else ""
         console.print(Text(f"token ids (choice {row['choice']}): {row['status']}{sizes}{detail}", style="dim"))
 
@@ -145,7 +158,9 @@ def render_episode(out: Console, episode: Any, linked: dict[str, Any], curation:
         out.print(Text(f"tools ({len(names)}): {', '.join(names)}", style="dim"))
     for index, message in enumerate(episode.messages):
         dropped = curation.drops(index) or (curation.strip_system and message.get("role") == "system")
-        title = f"[{index}] {message.get('role')}" + (f" ← {message['tool_call_id']}" if message.get("tool_call_id") else "")
+        title = f"[{index}] {message.get('role')}" + (
+            f" ← {message['tool_call_id']}" if message.get("tool_call_id") else ""
+        )
         if dropped:
             title += " (dropped from export)"
         if index in curation.edits:

@@ -54,7 +54,9 @@ def serve(ctx: click.Context, host: str | None, port: int | None, upstream: str 
     help="The API the agent speaks: Chat Completions, Responses, Anthropic Messages, or one conversation through each.",
 )
 @click.option("--ui", "with_ui", is_flag=True, help="Then keep serving the viewer on the demo's store (Ctrl-C ends).")
-@click.option("--port", type=int, help="With --ui: the viewer's port (default [server] port, 4000; a free one if taken).")
+@click.option(
+    "--port", type=int, help="With --ui: the viewer's port (default [server] port, 4000; a free one if taken)."
+)
 @common
 def demo(ctx: click.Context, dialect: str, with_ui: bool, port: int | None) -> None:
     """Record a tool-calling conversation through the proxy and a built-in MCP server (offline, seconds).
@@ -85,7 +87,9 @@ def demo(ctx: click.Context, dialect: str, with_ui: bool, port: int | None) -> N
     from finetune.dataset.export import ExportOptions, iter_rows
 
     row = next(iter(iter_rows(db, ExportOptions(unroll="assistant"))))
-    console.print(f"\nthe first of {episode.stats.get('turns', 0)} training rows (tracemill export out.jsonl --db {db} --unroll):")
+    console.print(
+        f"\nthe first of {episode.stats.get('turns', 0)} training rows (tracemill export out.jsonl --db {db} --unroll):"
+    )
     console.print_json(json.dumps({**row, "tools": f"[{len(row['tools'])} tool definitions]"}, ensure_ascii=False))
     if with_ui:
         _serve_viewer(ctx, db, port)
@@ -108,8 +112,17 @@ def _serve_viewer(ctx: click.Context, db: str, port: int | None) -> None:
             if port is not None:
                 raise click.ClickException(f"port {port} is taken; pass another --port") from None
             config.server.port = 0
-    server = uvicorn.Server(uvicorn.Config(build(config, standalone=True), host="127.0.0.1", port=config.server.port,
-                                           log_config=None, access_log=False, server_header=False, lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build(config, standalone=True),
+            host="127.0.0.1",
+            port=config.server.port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            lifespan="off",
+        )
+    )
     original = server.startup
 
     async def announce(sockets: object = None) -> None:
@@ -128,7 +141,9 @@ def _serve_viewer(ctx: click.Context, db: str, port: int | None) -> None:
 @click.option("--sse", "use_sse", is_flag=True, help="With --url: the remote server speaks legacy SSE.")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @common
-def wrap(ctx: click.Context, name: str, session: str | None, url: str | None, use_sse: bool, command: tuple[str, ...]) -> None:
+def wrap(
+    ctx: click.Context, name: str, session: str | None, url: str | None, use_sse: bool, command: tuple[str, ...]
+) -> None:
     """Relay and record a stdio MCP server: launch this in place of the server command.
 
     \b

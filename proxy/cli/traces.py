@@ -62,19 +62,35 @@ def _check_rating(ctx: click.Context, param: click.Parameter, value: str | None)
 
 def rating_options(fn: Any) -> Any:
     """--rating and --min-rating, for the commands that list or export episodes."""
-    fn = click.option("--min-rating", type=float, help="Only episodes rated at least this (good counts as 1, bad as 0).")(fn)
-    return click.option("--rating", callback=_check_rating, help="Only episodes rated good, bad, rated, unrated, or this reward.")(fn)
+    fn = click.option(
+        "--min-rating", type=float, help="Only episodes rated at least this (good counts as 1, bad as 0)."
+    )(fn)
+    return click.option(
+        "--rating", callback=_check_rating, help="Only episodes rated good, bad, rated, unrated, or this reward."
+    )(fn)
 
 
 def make_filters(
-    session: str | None, model: str | None, since: str | None, tag: str | None, include_excluded: bool,
-    rating: str | None = None, min_rating: float | None = None, search: str | None = None,
+    session: str | None,
+    model: str | None,
+    since: str | None,
+    tag: str | None,
+    include_excluded: bool,
+    rating: str | None = None,
+    min_rating: float | None = None,
+    search: str | None = None,
 ) -> Any:
     from recorder.episodes.filters import Filters
 
     return Filters(
-        session=session, model=model, since=parse_since(since), tag=tag, include_excluded=include_excluded,
-        rating=rating, min_rating=min_rating, search=search,
+        session=session,
+        model=model,
+        since=parse_since(since),
+        tag=tag,
+        include_excluded=include_excluded,
+        rating=rating,
+        min_rating=min_rating,
+        search=search,
     )
 
 
@@ -90,10 +106,24 @@ def traces() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @common
-def traces_list(ctx: click.Context, session, model, since, tag, include_excluded, rating, min_rating, search, limit: int, as_json: bool) -> None:  # type: ignore[no-untyped-def]
+def traces_list(
+    ctx: click.Context,
+    session,
+    model,
+    since,
+    tag,
+    include_excluded,
+    rating,
+    min_rating,
+    search,
+    limit: int,
+    as_json: bool,
+) -> None:  # type: ignore[no-untyped-def]
     """List episodes, newest first: id, start, model, turns, tool calls, tokens, tags, first user message."""
     with _open(ctx) as reader:
-        rows = reader.episodes(make_filters(session, model, since, tag, include_excluded, rating, min_rating, search), limit=limit)
+        rows = reader.episodes(
+            make_filters(session, model, since, tag, include_excluded, rating, min_rating, search), limit=limit
+        )
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, ensure_ascii=False))
@@ -103,13 +133,33 @@ def traces_list(ctx: click.Context, session, model, since, tag, include_excluded
     from proxy.cli.render import console, when
 
     table = Table(box=None, header_style="bold")
-    for col in ("id", "started", "model", "session", "turns", "calls", "tokens", "tags", "rating", "first user message"):
-        table.add_column(col, overflow="fold" if col == "first user message" else "ellipsis", no_wrap=col != "first user message")
+    for col in (
+        "id",
+        "started",
+        "model",
+        "session",
+        "turns",
+        "calls",
+        "tokens",
+        "tags",
+        "rating",
+        "first user message",
+    ):
+        table.add_column(
+            col, overflow="fold" if col == "first user message" else "ellipsis", no_wrap=col != "first user message"
+        )
     for r in rows:
         tags = ",".join(r["tags"]) + (" [red]excluded[/]" if r["excluded"] else "")
         table.add_row(
-            str(r["id"]), when(r["started_at"])[5:], (r["model"] or "-")[-24:], (r["session"] or "-")[:18], str(r["turns"]),
-            str(r["tool_calls"]), f"{r['prompt_tokens']}/{r['completion_tokens']}", tags, str(r["rating"] if r["rating"] is not None else "-"),
+            str(r["id"]),
+            when(r["started_at"])[5:],
+            (r["model"] or "-")[-24:],
+            (r["session"] or "-")[:18],
+            str(r["turns"]),
+            str(r["tool_calls"]),
+            f"{r['prompt_tokens']}/{r['completion_tokens']}",
+            tags,
+            str(r["rating"] if r["rating"] is not None else "-"),
             (r["first_user"] or "").replace("\n", " ")[:100],
         )
     console.print(table if rows else "no episodes yet (record some traffic, or `tracemill import` trace files)")
@@ -136,7 +186,13 @@ def traces_show(ctx: click.Context, episode_id: int, as_json: bool) -> None:
         linked = reader.links(episode.exchange_ids)
         state = reader.curation(episode_id)
     if as_json:
-        payload = {"episode": episode.__dict__, "links": linked, "tags": sorted(state.tags), "rating": state.rating, "edits": state.edits}
+        payload = {
+            "episode": episode.__dict__,
+            "links": linked,
+            "tags": sorted(state.tags),
+            "rating": state.rating,
+            "edits": state.edits,
+        }
         click.echo(json.dumps(payload, indent=2, ensure_ascii=False, default=str))
         return
     from proxy.cli.render import console, render_episode
@@ -215,7 +271,11 @@ def traces_undo(ctx: click.Context, episode_id: int) -> None:
     """Undo the latest curation step still in force on an episode."""
     with _episode_id(ctx, episode_id) as reader:
         step = reader.undo(episode_id)
-    click.echo(f"episode {episode_id}: undid {step['action']} {json.dumps(step['args'])}" if step else f"episode {episode_id}: nothing to undo")
+    click.echo(
+        f"episode {episode_id}: undid {step['action']} {json.dumps(step['args'])}"
+        if step
+        else f"episode {episode_id}: nothing to undo"
+    )
 
 
 @traces.command("history")
@@ -227,4 +287,6 @@ def traces_history(ctx: click.Context, episode_id: int) -> None:
         steps = reader.curation_history(episode_id)
     for step in steps:
         flag = "" if step["in_force"] else " (undone)"
-        click.echo(f"#{step['id']} {datetime.fromtimestamp(step['at']).isoformat(timespec='seconds')} {step['action']} {json.dumps(step['args'])}{flag}")
+        click.echo(
+            f"#{step['id']} {datetime.fromtimestamp(step['at']).isoformat(timespec='seconds')} {step['action']} {json.dumps(step['args'])}{flag}"
+        )

@@ -15,12 +15,16 @@ from proxy.cli.traces import episode_filter_options, make_filters
 SOURCE_HELP = "The store (default), an exported .jsonl/.parquet file or datasets folder, or a Hub dataset id."
 
 
-def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any, include_incomplete: bool = False) -> list[dict[str, Any]]:
+def _rows(
+    ctx: click.Context, data: str | None, unroll: str | None, filters: Any, include_incomplete: bool = False
+) -> list[dict[str, Any]]:
     from finetune.dataset.export import ExportOptions
     from finetune.dataset.sources import DataError, load_rows
 
     try:
-        return load_rows(data, _db(ctx), ExportOptions(filters=filters, unroll=unroll, include_incomplete=include_incomplete))
+        return load_rows(
+            data, _db(ctx), ExportOptions(filters=filters, unroll=unroll, include_incomplete=include_incomplete)
+        )
     except (DataError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -29,7 +33,12 @@ def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any
 @click.option("--data", help=SOURCE_HELP)
 @click.option("--model", help="Base model: a local folder or a Hub id, e.g. Qwen/Qwen3-4B.")
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder: adapter/, merged/, run.json.")
-@click.option("--backend", type=click.Choice(["auto", "unsloth", "trl"]), default=None, help="auto: Unsloth with CUDA, else TRL + PEFT.")
+@click.option(
+    "--backend",
+    type=click.Choice(["auto", "unsloth", "trl"]),
+    default=None,
+    help="auto: Unsloth with CUDA, else TRL + PEFT.",
+)
 @click.option("--max-steps", type=int, default=None, help="Stop after N optimizer steps (default: whole epochs).")
 @click.option("--epochs", type=float, default=None, help="[default: 1]")
 @click.option("--lr", type=float, default=None, help="Constant learning rate [default: 2e-4].")
@@ -42,17 +51,47 @@ def _rows(ctx: click.Context, data: str | None, unroll: str | None, filters: Any
 @click.option("--load-in-4bit", is_flag=True, default=None, help="Unsloth: load the base model in 4 bits.")
 @click.option("--report-to", type=click.Choice(["none", "tensorboard"]), default=None)
 @click.option("--merge", is_flag=True, default=None, help="Also save a merged 16-bit model in OUT/merged.")
-@click.option("--unroll", type=click.Choice(["assistant", "user-turns", "none"]), default="assistant",
-              help="How episodes become rows. The default trains on every assistant turn, so no reasoning is lost.")
+@click.option(
+    "--unroll",
+    type=click.Choice(["assistant", "user-turns", "none"]),
+    default="assistant",
+    help="How episodes become rows. The default trains on every assistant turn, so no reasoning is lost.",
+)
 @click.option("--push", "push_to", help="Upload the adapter (or merged model) to this Hub repo, with a model card.")
-@click.option("--exact-tokens", is_flag=True, default=None,
-              help="Train on the recorded token ids (export --format tokens rows, or the store's), no chat template.")
+@click.option(
+    "--exact-tokens",
+    is_flag=True,
+    default=None,
+    help="Train on the recorded token ids (export --format tokens rows, or the store's), no chat template.",
+)
 @click.option("--stitch", is_flag=True, default=None, help="With --exact-tokens from the store: one row per episode.")
-@click.option("--dry-run", is_flag=True, help="Show the first training example with its label mask and the token counts; train nothing.")
-@click.option("--include-incomplete", is_flag=True, help="From the store: also train on last answers that were cut off (left out by default).")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Show the first training example with its label mask and the token counts; train nothing.",
+)
+@click.option(
+    "--include-incomplete",
+    is_flag=True,
+    help="From the store: also train on last answers that were cut off (left out by default).",
+)
 @episode_filter_options
 @common
-def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, include_incomplete, session, tag, since, include_excluded, **flags) -> None:  # type: ignore[no-untyped-def]
+def finetune(
+    ctx: click.Context,
+    data,
+    model,
+    out,
+    unroll,
+    push_to,
+    dry_run,
+    include_incomplete,
+    session,
+    tag,
+    since,
+    include_excluded,
+    **flags,
+) -> None:  # type: ignore[no-untyped-def]
     """LoRA fine-tune a model on recorded traces, loss on assistant tokens only.
 
     Every option can also be set in a [finetune] table of the --config file (flags win).
@@ -98,7 +137,9 @@ def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, inc
     except (BackendError, TrainError, DataError, SplitError) as exc:
         raise click.ClickException(str(exc)) from None
     losses = report["losses"]
-    click.echo(f"done: loss {losses['first']:.4f} -> {losses['final']:.4f} in {report['timings']['train_s']}s; wrote {config.out}/run.json")
+    click.echo(
+        f"done: loss {losses['first']:.4f} -> {losses['final']:.4f} in {report['timings']['train_s']}s; wrote {config.out}/run.json"
+    )
     if push_to:
         from finetune.hub import HubError, push_model
 
@@ -108,12 +149,16 @@ def finetune(ctx: click.Context, data, model, out, unroll, push_to, dry_run, inc
             raise click.ClickException(str(exc)) from None
 
 
-def _token_rows(ctx: click.Context, data: str | None, config: Any, filters: Any, include_incomplete: bool) -> list[dict[str, Any]]:
+def _token_rows(
+    ctx: click.Context, data: str | None, config: Any, filters: Any, include_incomplete: bool
+) -> list[dict[str, Any]]:
     from finetune.dataset.sources import DataError
     from finetune.dataset.tokens import TokenOptions, training_rows
 
     try:
-        return training_rows(data, _db(ctx), config.model, TokenOptions(filters, config.stitch, include_incomplete), say=click.echo)
+        return training_rows(
+            data, _db(ctx), config.model, TokenOptions(filters, config.stitch, include_incomplete), say=click.echo
+        )
     except (DataError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -146,16 +191,43 @@ def _dry_run(config: Any, rows: list[dict[str, Any]]) -> None:
 @main.command("eval")
 @click.option("--data", help=SOURCE_HELP)
 @click.option("--model", required=True, help="A local model folder or Hub id; with --endpoint, the served model name.")
-@click.option("--adapter", type=click.Path(exists=True, file_okay=False), help="A LoRA adapter folder to apply to --model.")
-@click.option("--endpoint", help="An OpenAI-compatible base URL (vLLM, or tracemill in front of it) instead of loading the model.")
+@click.option(
+    "--adapter", type=click.Path(exists=True, file_okay=False), help="A LoRA adapter folder to apply to --model."
+)
+@click.option(
+    "--endpoint", help="An OpenAI-compatible base URL (vLLM, or tracemill in front of it) instead of loading the model."
+)
 @click.option("--limit", type=int, help="Evaluate at most N assistant turns.")
 @click.option("--max-new-tokens", type=int, default=512, show_default=True)
-@click.option("--eval-split", type=float, default=0.0, help="Use only the held-out share of episodes (as finetune split them).")
+@click.option(
+    "--eval-split", type=float, default=0.0, help="Use only the held-out share of episodes (as finetune split them)."
+)
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the metrics JSON here.")
-@click.option("--compare", "compare_path", type=click.Path(exists=True, dir_okay=False), help="A previous metrics file: print before/after.")
+@click.option(
+    "--compare",
+    "compare_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A previous metrics file: print before/after.",
+)
 @episode_filter_options
 @common
-def eval_(ctx: click.Context, data, model, adapter, endpoint, limit, max_new_tokens, eval_split, out_path, compare_path, session, tag, since, include_excluded, **_: Any) -> None:  # type: ignore[no-untyped-def]
+def eval_(
+    ctx: click.Context,
+    data,
+    model,
+    adapter,
+    endpoint,
+    limit,
+    max_new_tokens,
+    eval_split,
+    out_path,
+    compare_path,
+    session,
+    tag,
+    since,
+    include_excluded,
+    **_: Any,
+) -> None:  # type: ignore[no-untyped-def]
     """Replay held-out turns and score tool calls, text answers, syntax and reasoning length."""
     from finetune.dataset.split import SplitError, split
     from finetune.evaluate import EndpointModel, LocalModel, compare, evaluate

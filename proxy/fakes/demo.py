@@ -111,8 +111,12 @@ async def _responses_agent(base_url: str, tools: list[dict[str, Any]], call: Cal
     client = AsyncOpenAI(base_url=base_url, api_key="sk-demo-0123456789abcdef")
     create: Any = client.responses.create
     defined = [{"type": "function", **t["function"]} for t in tools]
-    first = await create(model=MODEL, instructions="Use tools when they help.", input="What's the weather in Paris?", tools=defined)
-    say(f"  assistant thinks: {''.join(p.text for i in first.output if i.type == 'reasoning' for p in i.content or [])}")
+    first = await create(
+        model=MODEL, instructions="Use tools when they help.", input="What's the weather in Paris?", tools=defined
+    )
+    say(
+        f"  assistant thinks: {''.join(p.text for i in first.output if i.type == 'reasoning' for p in i.content or [])}"
+    )
     outputs = []
     for item in (i for i in first.output if i.type == "function_call"):
         arguments = json.loads(item.arguments)
@@ -131,8 +135,16 @@ async def _anthropic_agent(base_url: str, tools: list[dict[str, Any]], call: Cal
     from anthropic import AsyncAnthropic
 
     client = AsyncAnthropic(base_url=base_url.removesuffix("/v1"), api_key="sk-demo-0123456789abcdef")
-    defined = [{"name": f["name"], "description": f["description"], "input_schema": f["parameters"]} for f in (t["function"] for t in tools)]
-    args: dict[str, Any] = {"model": MODEL, "max_tokens": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}, "tools": defined}
+    defined = [
+        {"name": f["name"], "description": f["description"], "input_schema": f["parameters"]}
+        for f in (t["function"] for t in tools)
+    ]
+    args: dict[str, Any] = {
+        "model": MODEL,
+        "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "tools": defined,
+    }
     create: Any = client.messages.create
     messages: list[dict[str, Any]] = [{"role": "user", "content": "What's the weather in Paris?"}]
     first = await create(messages=messages, **args)
@@ -142,7 +154,10 @@ async def _anthropic_agent(base_url: str, tools: list[dict[str, Any]], call: Cal
         result = await call(use.name, use.input)
         say(f"  assistant calls {use.name}({use.input.get('city')}) -> {result}")
         results.append({"type": "tool_result", "tool_use_id": use.id, "content": result})
-    messages += [{"role": "assistant", "content": [b.model_dump() for b in first.content]}, {"role": "user", "content": results}]
+    messages += [
+        {"role": "assistant", "content": [b.model_dump() for b in first.content]},
+        {"role": "user", "content": results},
+    ]
     stream_of: Any = client.messages.stream
     async with stream_of(messages=messages, **args) as events:
         text = [t async for t in events.text_stream]

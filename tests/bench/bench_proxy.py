@@ -63,7 +63,13 @@ async def run(port: int, stream: bool, n: int, concurrency: int) -> dict[str, fl
     elapsed = time.perf_counter() - t0
     for c in clients:
         await c.close()
-    return {"p50": pct(totals, 0.5), "p99": pct(totals, 0.99), "ttfb50": pct(ttfbs, 0.5), "rps": len(totals) / elapsed, "n": len(totals)}
+    return {
+        "p50": pct(totals, 0.5),
+        "p99": pct(totals, 0.99),
+        "ttfb50": pct(ttfbs, 0.5),
+        "rps": len(totals) / elapsed,
+        "n": len(totals),
+    }
 
 
 async def main_async(n: int) -> None:
@@ -74,7 +80,9 @@ async def main_async(n: int) -> None:
     proc, url = start_serve(tmp / "bench.db", f"http://127.0.0.1:{up_port}/v1")
     proxy_port = int(url.rsplit(":", 1)[1])
     print(f"proxy pid {proc.pid}; upstream instant, recording to {tmp / 'bench.db'}; {os.cpu_count()} cores")
-    print(f"{'case':<28}{'direct p50':>11}{'proxy p50':>11}{'added p50':>11}{'added p99':>11}{'added ttfb':>11}{'cpu/req':>10}{'rps ratio':>10}")
+    print(
+        f"{'case':<28}{'direct p50':>11}{'proxy p50':>11}{'added p50':>11}{'added p99':>11}{'added ttfb':>11}{'cpu/req':>10}{'rps ratio':>10}"
+    )
     try:
         for stream in (False, True):
             for concurrency in (1, 32):

@@ -22,7 +22,8 @@ class RawClient:
         extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self.writer.write(
             f"POST {path} HTTP/1.1\r\nhost: {self.host}\r\ncontent-type: application/json\r\n{extra}"
-            f"authorization: Bearer sk-bench\r\ncontent-length: {len(body)}\r\n\r\n".encode() + body
+            f"authorization: Bearer sk-bench\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+            + body
         )
         head = await self.reader.readuntil(b"\r\n\r\n")
         self.last_headers = head.decode("latin-1")

@@ -76,9 +76,10 @@ async def test_a_200_mb_stream_is_recorded_cut_and_flagged_and_sigterm_ends_with
         proc, proxy = start_serve(db, up + "/v1", config=config)
         try:
             received = 0
-            async with httpx2.AsyncClient(timeout=300) as client, client.stream(
-                "POST", proxy + "/v1/chat/completions", json={"model": "m", "stream": True}
-            ) as r:
+            async with (
+                httpx2.AsyncClient(timeout=300) as client,
+                client.stream("POST", proxy + "/v1/chat/completions", json={"model": "m", "stream": True}) as r,
+            ):
                 async for chunk in r.aiter_raw():
                     received += len(chunk)
             assert received > 200_000_000

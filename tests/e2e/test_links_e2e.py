@@ -20,10 +20,27 @@ async def agent(llm_url: str, mcp_url: str) -> tuple[list[dict], list[str]]:
     """A plain agent loop. It sends history back without reasoning, as many clients do."""
     async with Client(mcp_url, mode="legacy") as mcp:
         listed = (await mcp.list_tools()).tools
-        tools = [{"type": "function", "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema}} for t in listed]
+        tools = [
+            {
+                "type": "function",
+                "function": {"name": t.name, "description": t.description or "", "parameters": t.input_schema},
+            }
+            for t in listed
+        ]
         llm = AsyncOpenAI(base_url=llm_url, api_key="sk-agent-key-123456")
-        messages: list[dict] = [{"role": "system", "content": "Use the tools."}, {"role": "user", "content": "Echo two things for me."}]
-        first = (await llm.chat.completions.create(model="qwen", messages=messages, tools=tools, extra_headers={"x-script-parallel": "2"})).choices[0].message
+        messages: list[dict] = [
+            {"role": "system", "content": "Use the tools."},
+            {"role": "user", "content": "Echo two things for me."},
+        ]
+        first = (
+            (
+                await llm.chat.completions.create(
+                    model="qwen", messages=messages, tools=tools, extra_headers={"x-script-parallel": "2"}
+                )
+            )
+            .choices[0]
+            .message
+        )
         reasoning = [first.reasoning_content]
         messages.append(first.model_dump(exclude_none=True, exclude={"reasoning_content"}))
         for call in first.tool_calls:
@@ -46,7 +63,9 @@ async def agent(llm_url: str, mcp_url: str) -> tuple[list[dict], list[str]]:
 @pytest.mark.parametrize("keyed", [True, False], ids=["session-key", "no-key"])
 async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_tool_calls(db, keyed):
     config = db.folder / "proxy.toml"
-    config.write_text(f'[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\ncwd = {json.dumps(str(ROOT))}\n')
+    config.write_text(
+        f'[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\ncwd = {json.dumps(str(ROOT))}\n'
+    )
     async with running(ScriptedUpstream()) as upstream:
         proc, proxy = start_serve(db, upstream + "/v1", config=config)
         try:
@@ -72,5 +91,9 @@ async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_to
     for call, tool_message in zip(calls, seen[3:5], strict=True):
         link = linked[call["id"]]
         assert link["server"] == "py" and link["latency_ms"] > 0
-        assert link["result"]["content"][0]["text"] == tool_message["content"] == f"Echo: {json.loads(call['function']['arguments'])['message']}"
+        assert (
+            link["result"]["content"][0]["text"]
+            == tool_message["content"]
+            == f"Echo: {json.loads(call['function']['arguments'])['message']}"
+        )
         assert link["method"] == ("session+args" if keyed else "args+window")

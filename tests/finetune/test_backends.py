@@ -33,7 +33,11 @@ def test_forcing_unsloth_without_a_gpu_is_one_line_not_a_traceback(tmp_path):
     from tests.support.cli import tm
 
     data = tmp_path / "d.jsonl"
-    row = {"id": "1", "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], "tools": []}
+    row = {
+        "id": "1",
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}],
+        "tools": [],
+    }
     data.write_text(json.dumps(row) + "\n")
     result = tm("finetune", "--data", str(data), "--model", "x", "--out", str(tmp_path / "o"), "--backend", "unsloth")
     assert result.returncode == 1 and "Traceback" not in result.stderr
@@ -53,11 +57,30 @@ def fake_unsloth(calls: list[str]) -> types.ModuleType:
             return AutoModelForCausalLM.from_pretrained(model_name), AutoTokenizer.from_pretrained(model_name)
 
         @staticmethod
-        def get_peft_model(model, r, lora_alpha, lora_dropout, target_modules, bias, use_gradient_checkpointing, random_state, use_rslora):
+        def get_peft_model(
+            model,
+            r,
+            lora_alpha,
+            lora_dropout,
+            target_modules,
+            bias,
+            use_gradient_checkpointing,
+            random_state,
+            use_rslora,
+        ):
             from peft import LoraConfig, get_peft_model
 
             calls.append(f"get_peft_model r={r} checkpointing={use_gradient_checkpointing} rslora={use_rslora}")
-            peft_model = get_peft_model(model, LoraConfig(r=r, lora_alpha=lora_alpha, target_modules=target_modules, use_rslora=use_rslora, task_type="CAUSAL_LM"))
+            peft_model = get_peft_model(
+                model,
+                LoraConfig(
+                    r=r,
+                    lora_alpha=lora_alpha,
+                    target_modules=target_modules,
+                    use_rslora=use_rslora,
+                    task_type="CAUSAL_LM",
+                ),
+            )
 
             def save_pretrained_merged(folder, tokenizer, save_method):
                 calls.append(f"save_pretrained_merged {save_method}")
@@ -78,9 +101,28 @@ def test_the_unsloth_path_runs_end_to_end_with_a_substituted_module(tmp_path, ti
     monkeypatch.setitem(sys.modules, "unsloth", fake_unsloth(calls))
     monkeypatch.setattr(backends, "cuda_available", lambda: True)  # only the choice believes in a GPU
     monkeypatch.setattr(backends, "unsloth_installed", lambda: True)
-    rows = [{"id": str(i), "tools": [], "messages": [{"role": "user", "content": f"say {i}"}, {"role": "assistant", "content": f"ok {i}", "reasoning_content": "r"}]} for i in range(4)]
+    rows = [
+        {
+            "id": str(i),
+            "tools": [],
+            "messages": [
+                {"role": "user", "content": f"say {i}"},
+                {"role": "assistant", "content": f"ok {i}", "reasoning_content": "r"},
+            ],
+        }
+        for i in range(4)
+    ]
     said: list[str] = []
-    config = TrainConfig(model=str(tiny_model), out=str(tmp_path / "u"), max_steps=3, grad_accum=1, rank=4, alpha=8, merge=True, load_in_4bit=True)
+    config = TrainConfig(
+        model=str(tiny_model),
+        out=str(tmp_path / "u"),
+        max_steps=3,
+        grad_accum=1,
+        rank=4,
+        alpha=8,
+        merge=True,
+        load_in_4bit=True,
+    )
     report = run(config, rows, [], say=said.append)
     assert report["backend"] == "unsloth" and said[0] == "backend: unsloth (CUDA and Unsloth are available)"
     assert calls == [
@@ -89,4 +131,6 @@ def test_the_unsloth_path_runs_end_to_end_with_a_substituted_module(tmp_path, ti
         "save_pretrained_merged merged_16bit",
     ]
     assert "max_seq_length 32768 clamped to the model's limit, 2048" in said
-    assert (tmp_path / "u" / "adapter" / "adapter_config.json").exists() and (tmp_path / "u" / "merged" / "config.json").exists()
+    assert (tmp_path / "u" / "adapter" / "adapter_config.json").exists() and (
+        tmp_path / "u" / "merged" / "config.json"
+    ).exists()

@@ -32,21 +32,37 @@ def test_unroll_writes_one_row_per_assistant_turn_and_user_turns_mode_cuts_like_
     rows = export(store, tmp_path / "u.jsonl", "--unroll")
     multi = [r for r in rows if r["session"] == "s1"]
     assert len(rows) == 4 + 1 + 2 and len(multi) == 4
-    assert [(r["id"].split("#")[1], r["turn"], r["parent_id"]) for r in multi] == [(str(k), k, multi[0]["parent_id"]) for k in range(1, 5)]
-    assert [r["messages"][-1]["reasoning_content"] for r in multi] == ["Call get_sum.", "Say 5.", "Call again.", "Say 9."]
+    assert [(r["id"].split("#")[1], r["turn"], r["parent_id"]) for r in multi] == [
+        (str(k), k, multi[0]["parent_id"]) for k in range(1, 5)
+    ]
+    assert [r["messages"][-1]["reasoning_content"] for r in multi] == [
+        "Call get_sum.",
+        "Say 5.",
+        "Call again.",
+        "Say 9.",
+    ]
     assert [len(r["messages"]) for r in multi] == [3, 5, 7, 9]
     workshop = export(store, tmp_path / "w.jsonl", "--unroll=user-turns")
     assert len([r for r in workshop if r["session"] == "s1"]) == 2  # only the first reply after each user message
-    assert cut_points([{"role": "user"}, {"role": "assistant"}, {"role": "tool"}, {"role": "assistant"}], "user-turns") == [1]
+    assert cut_points(
+        [{"role": "user"}, {"role": "assistant"}, {"role": "tool"}, {"role": "assistant"}], "user-turns"
+    ) == [1]
 
 
 @pytest.mark.slow
 def test_strip_system_flag_and_curation_commands(store, tmp_path):
-    assert all(m["role"] != "system" for r in export(store, tmp_path / "s.jsonl", "--strip-system") for m in r["messages"])
+    assert all(
+        m["role"] != "system" for r in export(store, tmp_path / "s.jsonl", "--strip-system") for m in r["messages"]
+    )
     listed = [json.loads(line) for line in tm("traces", "list", "--db", str(store), "--json").stdout.splitlines()]
     multi = next(r["id"] for r in listed if r["session"] == "s1")
     hello = next(r["id"] for r in listed if r["session"] == "s2")
-    for args in (["tag", str(multi), "good", "math"], ["exclude", str(hello)], ["drop-turns", str(multi), "5..8"], ["strip-system", str(multi)]):
+    for args in (
+        ["tag", str(multi), "good", "math"],
+        ["exclude", str(hello)],
+        ["drop-turns", str(multi), "5..8"],
+        ["strip-system", str(multi)],
+    ):
         assert tm("traces", *args, "--db", str(store)).returncode == 0
     rows = export(store, tmp_path / "c.jsonl")
     assert {r["session"] for r in rows} == {"s1", "import:trace_20250529_130900"}
@@ -55,7 +71,9 @@ def test_strip_system_flag_and_curation_commands(store, tmp_path):
     assert [r["session"] for r in export(store, tmp_path / "t.jsonl", "--tag", "math")] == ["s1"]
     assert len(export(store, tmp_path / "all.jsonl", "--include-excluded")) == 3
     assert "undid strip_system" in tm("traces", "undo", str(multi), "--db", str(store)).stdout
-    assert next(r for r in export(store, tmp_path / "d.jsonl") if r["session"] == "s1")["messages"][0]["role"] == "system"
+    assert (
+        next(r for r in export(store, tmp_path / "d.jsonl") if r["session"] == "s1")["messages"][0]["role"] == "system"
+    )
     history = tm("traces", "history", str(multi), "--db", str(store)).stdout
     assert "strip_system {} (undone)" in history and "tag" in history
     raw = tm("exchanges", "--db", str(store), "--json").stdout  # the recordings themselves never change
@@ -82,8 +100,20 @@ def test_test_split_keeps_whole_episodes_on_one_side(store, tmp_path):
     from datasets import load_from_disk
 
     for n in range(30):
-        add_exchange(store, [{"role": "user", "content": f"q{n}"}], assistant(None, "r", [(f"x{n}", "f", {})]), at=300 + n, session=f"k{n}")
-        add_exchange(store, [{"role": "user", "content": f"q{n}"}, assistant(None, None, [(f"x{n}", "f", {})]), tool(f"x{n}", "ok")], assistant("done", "r2"), at=300.5 + n, session=f"k{n}")
+        add_exchange(
+            store,
+            [{"role": "user", "content": f"q{n}"}],
+            assistant(None, "r", [(f"x{n}", "f", {})]),
+            at=300 + n,
+            session=f"k{n}",
+        )
+        add_exchange(
+            store,
+            [{"role": "user", "content": f"q{n}"}, assistant(None, None, [(f"x{n}", "f", {})]), tool(f"x{n}", "ok")],
+            assistant("done", "r2"),
+            at=300.5 + n,
+            session=f"k{n}",
+        )
     out = tmp_path / "split"
     result = tm("export", str(out), "--db", str(store), "--format", "hf", "--unroll", "--test-split", "0.3")
     assert result.returncode == 0, result.stderr

@@ -9,7 +9,15 @@ import pytest
 from finetune.dataset.unroll import unroll
 from finetune.train.template import TemplateError, encode, prompt_completion
 
-TOOLS = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+        },
+    }
+]
 CALLS = [
     {"id": "a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
     {"id": "b", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Tokyo"}'}},
@@ -48,12 +56,20 @@ def test_each_unrolled_row_learns_exactly_its_last_assistant_turn(tokenizer):
     rows = list(unroll(EPISODE))
     assert [r["turn"] for r in rows] == [1, 2, 3]
     first, second, third = (learned_and_context(tokenizer, r) for r in rows)
-    calls = "".join(f'<tool_call>\n{{"name": "get_weather", "arguments": {c["function"]["arguments"]}}}\n</tool_call>' for c in CALLS)
-    assert first[0] == "<think>\nFIRST-THOUGHT call twice\n</think>\n\n" + calls.replace("</tool_call><tool_call>", "</tool_call>\n<tool_call>") + "<|im_end|>"
+    calls = "".join(
+        f'<tool_call>\n{{"name": "get_weather", "arguments": {c["function"]["arguments"]}}}\n</tool_call>'
+        for c in CALLS
+    )
+    assert (
+        first[0]
+        == "<think>\nFIRST-THOUGHT call twice\n</think>\n\n"
+        + calls.replace("</tool_call><tool_call>", "</tool_call>\n<tool_call>")
+        + "<|im_end|>"
+    )
     assert second[0] == "<think>\nSECOND-THOUGHT summarise\n</think>\n\nFINAL-ANSWER both fine<|im_end|>"
     assert third[0] == "<think>\nTHIRD-THOUGHT\n</think>\n\nTHIRD-ANSWER welcome<|im_end|>"
     for learned, context in (first, second, third):
-        for marker in ("SYSTEM-SECRET-PROMPT", "USER-ASKS", "TOOL-RESULT", "USER-AGAIN", "get_weather\", \"parameters"):
+        for marker in ("SYSTEM-SECRET-PROMPT", "USER-ASKS", "TOOL-RESULT", "USER-AGAIN", 'get_weather", "parameters'):
             assert marker not in learned  # system, user, tool and tool-list tokens never count
     assert "TOOL-RESULT-PARIS" in second[1] and "TOOL-RESULT-TOKYO" in second[1]
     # in the last row, earlier turns are context; their reasoning follows Qwen3's own rendering
@@ -63,7 +79,9 @@ def test_each_unrolled_row_learns_exactly_its_last_assistant_turn(tokenizer):
 def test_rows_that_do_not_end_with_an_assistant_turn_are_refused(tokenizer):
     with pytest.raises(TemplateError):
         prompt_completion(tokenizer, EPISODE["messages"][:4], TOOLS)
-    assert encode(tokenizer, EPISODE["messages"][:3], TOOLS, max_length=5) is None  # nothing left to learn after truncation
+    assert (
+        encode(tokenizer, EPISODE["messages"][:3], TOOLS, max_length=5) is None
+    )  # nothing left to learn after truncation
 
 
 def test_label_mask_matches_the_prompt_boundary_token_for_token(tokenizer):

@@ -25,7 +25,7 @@ def push(*args: str):
     return CliRunner().invoke(main, ["push", *args], obj={}, catch_exceptions=False)
 
 
-def test_push_uploads_a_loadable_dataset_with_a_card(store, hub, monkeypatch, tmp_path):  # noqa: F811
+def test_push_uploads_a_loadable_dataset_with_a_card(store, hub, monkeypatch, tmp_path):
     from datasets import load_dataset
 
     monkeypatch.setenv("HF_TOKEN", "hf_fake_token")
@@ -35,7 +35,12 @@ def test_push_uploads_a_loadable_dataset_with_a_card(store, hub, monkeypatch, tm
     assert hub.created["visibility"] == "private" and hub.created["type"] == "dataset"
     assert set(hub.files) == {"README.md", "data/train-00000-of-00001.parquet", "data/test-00000-of-00001.parquet"}
     card = hub.files["README.md"].decode()
-    assert "Models: " in card and "`get_sum`" in card and "`browser_navigate`" in card and 'load_dataset("me/traces"' in card
+    assert (
+        "Models: " in card
+        and "`get_sum`" in card
+        and "`browser_navigate`" in card
+        and 'load_dataset("me/traces"' in card
+    )
     pushed = load_dataset(str(hub.materialise(tmp_path / "clone")))
     local = load_dataset(str(tmp_path / "local"))
     want = sorted(export(store, tmp_path / "ref.jsonl", "--unroll"), key=lambda r: r["id"])
@@ -44,7 +49,7 @@ def test_push_uploads_a_loadable_dataset_with_a_card(store, hub, monkeypatch, tm
         assert got == want
 
 
-def test_missing_token_and_refused_write_are_clear(store, hub, monkeypatch):  # noqa: F811
+def test_missing_token_and_refused_write_are_clear(store, hub, monkeypatch):
     monkeypatch.delenv("HF_TOKEN", raising=False)
     result = push("me/traces", "--db", str(store))
     assert result.exit_code == 1 and "no Hugging Face token: set HF_TOKEN" in result.output

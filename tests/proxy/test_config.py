@@ -51,7 +51,9 @@ def test_broken_config_names_the_key(tmp_path, text, message):
 def test_cli_reports_config_errors_without_traceback(tmp_path):
     cfg = tmp_path / "p.toml"
     cfg.write_text("[store]\npath = 3\n")
-    result = subprocess.run([sys.executable, "-m", "proxy", "--config", str(cfg), "exchanges"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "proxy", "--config", str(cfg), "exchanges"], capture_output=True, text=True
+    )
     assert result.returncode != 0
     assert "store.path expected str" in result.stderr and "Traceback" not in result.stderr
 

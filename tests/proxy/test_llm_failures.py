@@ -68,7 +68,12 @@ async def test_client_disconnect_mid_stream_cancels_upstream_and_records_partial
 
 
 async def test_error_event_after_200_is_recorded_as_error(db):
-    upstream = Canned([b'data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n', b'data: {"error": {"message": "engine overloaded"}}\n\n'])
+    upstream = Canned(
+        [
+            b'data: {"choices":[{"index":0,"delta":{"content":"par"}}]}\n\n',
+            b'data: {"error": {"message": "engine overloaded"}}\n\n',
+        ]
+    )
     async with running(upstream) as up, proxy_for(up, db) as (proxy, _):
         response = await httpx2.AsyncClient().post(proxy + "/v1/chat/completions", json={"stream": True})
         assert b"engine overloaded" in response.content

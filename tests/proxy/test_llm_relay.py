@@ -36,7 +36,9 @@ async def test_stream_and_plain_bodies_are_byte_identical_and_record_the_same_me
             assert proxied.status_code == direct.status_code == 200
             assert proxied.content == direct.content
             assert proxied.headers["content-type"] == direct.headers["content-type"]
-        plain_message = json.loads((await raw_post(up + "/v1/chat/completions", payload, **headers)).content)["choices"][0]["message"]
+        plain_message = json.loads((await raw_post(up + "/v1/chat/completions", payload, **headers)).content)[
+            "choices"
+        ][0]["message"]
         recorded = await wait_rows(db, 2)
     messages = [json.loads(r["response_json"])["choices"][0]["message"] for r in recorded]
     assert messages[0] == plain_message
@@ -50,7 +52,11 @@ async def test_stream_and_plain_bodies_are_byte_identical_and_record_the_same_me
 async def test_openai_sdk_streaming_tool_calls_through_proxy(proxy, db):
     client = AsyncOpenAI(base_url=proxy + "/v1", api_key="sk-test-key-abcdefgh")
     stream = await client.chat.completions.create(
-        model="qwen", messages=MESSAGES, tools=TOOLS, stream=True, stream_options={"include_usage": True},
+        model="qwen",
+        messages=MESSAGES,
+        tools=TOOLS,
+        stream=True,
+        stream_options={"include_usage": True},
         extra_headers={"x-script-parallel": "2"},
     )
     args: dict[int, str] = {}
@@ -86,15 +92,22 @@ async def test_other_v1_paths_pass_through_and_are_recorded_raw(proxy, scripted,
     assert missing.status_code == 404  # the upstream's own 404, passed through
     assert "no route /v1/embeddings" in missing.text
     got = await wait_rows(db, 2)
-    assert [(r["method"], r["path"], r["status"]) for r in got] == [("GET", "/v1/models", 200), ("POST", "/v1/embeddings", 404)]
+    assert [(r["method"], r["path"], r["status"]) for r in got] == [
+        ("GET", "/v1/models", 200),
+        ("POST", "/v1/embeddings", 404),
+    ]
     assert got[1]["upstream"].endswith("/v1/embeddings?x=1")
     assert json.loads(got[0]["response_json"])["data"][0]["object"] == "model"
 
 
 async def test_session_from_path_prefix_and_headers(proxy, db):
     await raw_post(proxy + "/s/run-42/v1/chat/completions", {"model": "q", "messages": MESSAGES})
-    await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES}, **{"X-Tracemill-Session": "hdr"})
-    await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES}, **{"X-Claude-Code-Session-Id": "cc-1"})
+    await raw_post(
+        proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES}, **{"X-Tracemill-Session": "hdr"}
+    )
+    await raw_post(
+        proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES}, **{"X-Claude-Code-Session-Id": "cc-1"}
+    )
     await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": MESSAGES})
     got = await wait_rows(db, 4)
     assert [r["session"] for r in got] == ["run-42", "hdr", "cc-1", None]
@@ -111,7 +124,9 @@ async def test_non_json_body_is_forwarded_as_is_and_recorded_raw(proxy, scripted
 
 async def test_ten_megabyte_request_body(proxy, db):
     big = "x" * (10 * 1024 * 1024)
-    response = await raw_post(proxy + "/v1/chat/completions", {"model": "q", "messages": [{"role": "user", "content": big}]})
+    response = await raw_post(
+        proxy + "/v1/chat/completions", {"model": "q", "messages": [{"role": "user", "content": big}]}
+    )
     assert response.status_code == 200
     (row,) = await wait_rows(db, 1)
     assert len(json.loads(row["request_json"])["messages"][0]["content"]) == len(big)

@@ -16,7 +16,11 @@ def test_import_prints_without_writing_then_writes_with_backups(tmp_path, monkey
     client_cfg = tmp_path / "claude_desktop_config.json"
     original = {
         "mcpServers": {
-            "everything": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-everything"], "env": {"A": "1"}},
+            "everything": {
+                "command": "npx",
+                "args": ["-y", "@modelcontextprotocol/server-everything"],
+                "env": {"A": "1"},
+            },
             "remote": {"url": "https://example.com/mcp", "headers": {"Authorization": "Bearer ${TOKEN}"}},
         },
         "other": True,
@@ -28,13 +32,20 @@ def test_import_prints_without_writing_then_writes_with_backups(tmp_path, monkey
     assert dry.returncode == 0, dry.stderr
     assert "[mcp.servers.everything]" in dry.stdout and '"http://127.0.0.1:4000/mcp/remote"' in dry.stdout
     assert json.loads(client_cfg.read_text()) == original  # nothing written
-    wrote = tm("mcp", "import", str(client_cfg), "--write", "--config", str(toml), "--db", str(tmp_path / "t.db"), cwd=tmp_path)
+    wrote = tm(
+        "mcp", "import", str(client_cfg), "--write", "--config", str(toml), "--db", str(tmp_path / "t.db"), cwd=tmp_path
+    )
     assert wrote.returncode == 0, wrote.stderr
     assert json.loads((tmp_path / "claude_desktop_config.json.bak").read_text()) == original
     new = json.loads(client_cfg.read_text())
     assert new["other"] is True
     assert new["mcpServers"]["everything"]["args"][:3] == ["wrap", "--name", "everything"]
-    assert new["mcpServers"]["everything"]["args"][-4:] == ["--", "npx", "-y", "@modelcontextprotocol/server-everything"]
+    assert new["mcpServers"]["everything"]["args"][-4:] == [
+        "--",
+        "npx",
+        "-y",
+        "@modelcontextprotocol/server-everything",
+    ]
     assert new["mcpServers"]["everything"]["env"] == {"A": "1"}
     assert new["mcpServers"]["remote"] == {"url": "http://127.0.0.1:4000/mcp/remote"}
     text = toml.read_text()

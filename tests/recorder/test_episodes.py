@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from recorder.store import chaining as episodes
-from recorder.store.conversations import load_episode
 from recorder.store import connect_existing, dbapi
+from recorder.store.conversations import load_episode
 from tests.support.episode_data import add_exchange, assistant
 
 SYS = {"role": "system", "content": "You are helpful."}
@@ -25,7 +25,13 @@ def test_an_agent_loop_is_one_episode_with_every_turns_reasoning_even_when_the_c
     a1 = assistant(None, "I need the weather tool.", [("c1", "get_weather", {"city": "Paris"})])
     add_exchange(db, [SYS, U1], a1, at=1)
     # the client sends history back without reasoning, with re-serialised arguments
-    echoed = {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]}
+    echoed = {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}
+        ],
+    }
     a2 = assistant("It is 18°C.", "Now I can answer.", field="reasoning")
     add_exchange(db, [SYS, U1, echoed, tool("c1", "18°C")], a2, at=2)
     conn, eps = all_episodes(db)
@@ -42,10 +48,18 @@ def test_an_edit_or_restart_starts_a_new_episode_and_a_later_turn_forks(db):
     a1 = assistant("Paris is rainy.", "r1")
     add_exchange(db, [U1], a1, at=1)
     add_exchange(db, [U1, a1, {"role": "user", "content": "and Tokyo?"}], assistant("Tokyo is clear.", "r2"), at=2)
-    add_exchange(db, [{"role": "user", "content": "weather in Lima?"}], assistant("Lima is grey.", "r3"), at=3)  # restart
-    add_exchange(db, [U1, a1, {"role": "user", "content": "and Oslo?"}], assistant("Oslo is cold.", "r4"), at=4)  # an edit of turn 2
+    add_exchange(
+        db, [{"role": "user", "content": "weather in Lima?"}], assistant("Lima is grey.", "r3"), at=3
+    )  # restart
+    add_exchange(
+        db, [U1, a1, {"role": "user", "content": "and Oslo?"}], assistant("Oslo is cold.", "r4"), at=4
+    )  # an edit of turn 2
     conn, eps = all_episodes(db)
-    assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in eps] == [(2, 2, None), (1, 1, None), (1, 2, eps[0]["id"])]
+    assert [(e["exchanges"], e["turns"], e["forked_from"]) for e in eps] == [
+        (2, 2, None),
+        (1, 1, None),
+        (1, 2, eps[0]["id"]),
+    ]
     fork = load_episode(conn, eps[2]["id"])
     assert [m.get("reasoning_content") for m in fork.messages if m["role"] == "assistant"] == ["r1", "r4"]
 

@@ -18,10 +18,18 @@ def disk_bytes(db) -> bytes:
 
 async def test_api_key_in_header_and_body_is_never_stored(scripted, db_path):
     async with proxy_for(scripted[0], db_path) as (proxy, app):
-        body = {"model": "q", "messages": [{"role": "user", "content": f"my key is {KEY}, remember it"}], "stream": True}
+        body = {
+            "model": "q",
+            "messages": [{"role": "user", "content": f"my key is {KEY}, remember it"}],
+            "stream": True,
+        }
         async with httpx2.AsyncClient() as client:
             for path in ("/v1/chat/completions", "/v1/models"):
-                response = await client.post(proxy + path, json=body, headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "Cookie": "session=abcdefghijk"})
+                response = await client.post(
+                    proxy + path,
+                    json=body,
+                    headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY, "Cookie": "session=abcdefghijk"},
+                )
                 assert response.status_code in (200, 404, 405)
         got = await wait_rows(db_path, 2)
         await app.recorder.flush()

@@ -25,20 +25,30 @@ class FakeHub:
             return httpx2.Response(401, json={"error": "Invalid credentials"})
         if path == "/api/repos/create":
             if self.refuse:
-                return httpx2.Response(self.refuse, json={"error": "You don't have the rights to create a dataset under this namespace"})
+                return httpx2.Response(
+                    self.refuse, json={"error": "You don't have the rights to create a dataset under this namespace"}
+                )
             self.created = json.loads(request.content)
-            return httpx2.Response(200, json={"url": f"https://huggingface.co/datasets/{self.created['organization']}/{self.created['name']}"})
+            return httpx2.Response(
+                200,
+                json={"url": f"https://huggingface.co/datasets/{self.created['organization']}/{self.created['name']}"},
+            )
         if path == "/api/validate-yaml":
             return httpx2.Response(200, json={"errors": [], "warnings": []})
         if "/preupload/" in path:
             files = json.loads(request.content)["files"]
-            return httpx2.Response(200, json={"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]})
+            return httpx2.Response(
+                200,
+                json={"files": [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]},
+            )
         if "/commit/" in path:
             for line in request.content.splitlines():
                 item = json.loads(line)
                 if item["key"] == "file":
                     self.files[item["value"]["path"]] = base64.b64decode(item["value"]["content"])
-            return httpx2.Response(200, json={"commitUrl": "https://huggingface.co/datasets/me/traces/commit/1", "commitOid": "1" * 40})
+            return httpx2.Response(
+                200, json={"commitUrl": "https://huggingface.co/datasets/me/traces/commit/1", "commitOid": "1" * 40}
+            )
         return httpx2.Response(404, json={"error": "Repository not found"}, headers={"x-error-code": "RepoNotFound"})
 
     def install(self) -> None:

@@ -35,7 +35,9 @@ def need_npx() -> None:
 
 
 def py_stdio(name: str = "py") -> MCPServerConfig:
-    return MCPServerConfig(name=name, command=sys.executable, args=["-m", "tests.support.mcp_servers.pyserver", "stdio"], cwd=str(ROOT))
+    return MCPServerConfig(
+        name=name, command=sys.executable, args=["-m", "tests.support.mcp_servers.pyserver", "stdio"], cwd=str(ROOT)
+    )
 
 
 def everything_stdio(name: str = "everything") -> MCPServerConfig:
@@ -67,7 +69,14 @@ async def http_server(cmd: list[str], path: str) -> AsyncIterator[str]:
     """A real MCP server process on HTTP (streamable or SSE); yields its URL."""
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
-    proc = subprocess.Popen([*cmd, str(port)] if "pyserver" in " ".join(cmd) else cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+    proc = subprocess.Popen(
+        [*cmd, str(port)] if "pyserver" in " ".join(cmd) else cmd,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        process_group=0,
+    )
     try:
         await wait_port(port, proc)
         yield f"http://127.0.0.1:{port}{path}"
@@ -90,7 +99,9 @@ async def mcp_proxy(db: Path | Any, *servers: MCPServerConfig) -> AsyncIterator[
         yield url, app
 
 
-async def scenario(client: Any, *, elicit_tool: str | None = "ask-color", long_tool: str = "trigger-long-running-operation") -> dict[str, Any]:
+async def scenario(
+    client: Any, *, elicit_tool: str | None = "ask-color", long_tool: str = "trigger-long-running-operation"
+) -> dict[str, Any]:
     """The acceptance walk: tools across pages, echo, get-sum, a resource, a prompt, progress,
     and a server-initiated question. Returns what the client saw, for direct-vs-proxy equality."""
     seen: dict[str, Any] = {}
@@ -130,7 +141,9 @@ async def answer_elicitation(ctx: Any, params: Any) -> Any:
 
 
 def wrap_params(db: Path | Any, name: str, *target: str) -> StdioServerParameters:
-    return StdioServerParameters(command=sys.executable, args=["-m", "proxy", "wrap", "--name", name, "--db", str(db), *target], cwd=str(ROOT))
+    return StdioServerParameters(
+        command=sys.executable, args=["-m", "proxy", "wrap", "--name", name, "--db", str(db), *target], cwd=str(ROOT)
+    )
 
 
 def line_stdio(name: str = "line", *flags: str, **extra: Any) -> MCPServerConfig:

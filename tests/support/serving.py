@@ -25,7 +25,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_serve(db: Path | Any, upstream: str, *extra: str, config: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(
+    db: Path | Any, upstream: str, *extra: str, config: Path | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     """`db` is a SQLite path or a TestStore (either backend); logs go to its folder."""
     folder = getattr(db, "folder", None) or db.parent
     port = free_port()

@@ -21,7 +21,9 @@ def rows(db: Path | Any, sql: str = "SELECT * FROM exchanges ORDER BY id", args:
         conn.close()
 
 
-async def wait_rows(db: Path | Any, count: int, sql: str = "SELECT * FROM exchanges ORDER BY id", timeout: float = 5) -> list[sqlite3.Row]:
+async def wait_rows(
+    db: Path | Any, count: int, sql: str = "SELECT * FROM exchanges ORDER BY id", timeout: float = 5
+) -> list[sqlite3.Row]:
     """Poll until the writer has put `count` rows on disk; recording is asynchronous by design."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -34,7 +36,9 @@ async def wait_rows(db: Path | Any, count: int, sql: str = "SELECT * FROM exchan
 class Canned:
     """An upstream that answers every request with fixed bytes, sent in the given pieces."""
 
-    def __init__(self, pieces: list[bytes], status: int = 200, content_type: bytes = b"text/event-stream", delay: float = 0.0) -> None:
+    def __init__(
+        self, pieces: list[bytes], status: int = 200, content_type: bytes = b"text/event-stream", delay: float = 0.0
+    ) -> None:
         self.pieces, self.status, self.content_type, self.delay = pieces, status, content_type, delay
         self.bodies: list[bytes] = []
         self.headers: list[dict[bytes, bytes]] = []
@@ -61,7 +65,13 @@ class Canned:
                 self.disconnected.set()
 
         watcher = asyncio.create_task(watch())
-        await send({"type": "http.response.start", "status": self.status, "headers": [(b"content-type", self.content_type), (b"x-upstream", b"canned")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": self.status,
+                "headers": [(b"content-type", self.content_type), (b"x-upstream", b"canned")],
+            }
+        )
         for piece in self.pieces:
             if self.disconnected.is_set():
                 break

@@ -32,9 +32,13 @@ def select(requested: str = "auto") -> tuple[str, str]:
         return "trl", "forced with --backend trl"
     if requested == "unsloth":
         if not cuda:
-            raise BackendError("Unsloth needs an NVIDIA GPU with CUDA, and this machine has none: use --backend trl (or run on a GPU box)")
+            raise BackendError(
+                "Unsloth needs an NVIDIA GPU with CUDA, and this machine has none: use --backend trl (or run on a GPU box)"
+            )
         if not unsloth:
-            raise BackendError("Unsloth is not installed: pip install 'tracemill[unsloth]' on the GPU machine, or use --backend trl")
+            raise BackendError(
+                "Unsloth is not installed: pip install 'tracemill[unsloth]' on the GPU machine, or use --backend trl"
+            )
         return "unsloth", "forced with --backend unsloth"
     if requested != "auto":
         raise BackendError(f"unknown backend {requested!r}: use auto, unsloth or trl")

@@ -14,8 +14,13 @@ def load(config: Any) -> tuple[Any, Any]:
     dtype = torch.bfloat16 if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(config.model, dtype=dtype)
     lora = LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=list(config.target_modules),
-        use_rslora=config.rslora, bias="none", task_type="CAUSAL_LM",
+        r=config.rank,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=list(config.target_modules),
+        use_rslora=config.rslora,
+        bias="none",
+        task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lora), tokenizer
 

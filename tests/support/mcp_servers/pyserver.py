@@ -50,7 +50,11 @@ async def ask_color(ctx: Context) -> Any:
         if ctx.input_responses and "color" in ctx.input_responses:
             answer = ctx.input_responses["color"]
             return f"action={answer.action} color={(answer.content or {}).get('color')} state={ctx.request_state}"
-        ask = ElicitRequest(params=ElicitRequestFormParams(message="What is your favourite color?", requested_schema=Answer.model_json_schema()))
+        ask = ElicitRequest(
+            params=ElicitRequestFormParams(
+                message="What is your favourite color?", requested_schema=Answer.model_json_schema()
+            )
+        )
         return InputRequiredResult(input_requests={"color": ask}, request_state="asked-once")
     result = await ctx.elicit("What is your favourite color?", Answer)
     return f"action={result.action} color={result.data.color if result.data else None}"
@@ -64,7 +68,6 @@ def big_result(size: int) -> str:
 @server.tool(name="crash", description="Exits the process mid-request.")
 def crash() -> str:
     os._exit(3)
-
 
 
 @server.resource("test://static/resource/1", name="Resource 1", mime_type="text/plain")
