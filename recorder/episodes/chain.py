@@ -54,11 +54,8 @@ class Turn:
     answered_at: float
     tokens: tuple[int, int]
     canonical: Canonical
+    conversation: list[dict[str, Any]]  # asked + answer
     continues_exchange: int | None = None  # the exchange a stateful request continues
-
-    @property
-    def conversation(self) -> list[dict[str, Any]]:
-        return self.asked + ([self.answer] if self.answer else [])
 
     @property
     def turns(self) -> int:
@@ -97,6 +94,7 @@ def turn(row: dict[str, Any], canonical: Canonical, asked: list[dict[str, Any]],
         answered_at=row["started_at"] + (row["duration_ms"] or 0) / 1000,
         tokens=(row["prompt_tokens"] or 0, row["completion_tokens"] or 0),
         canonical=canonical,
+        conversation=conversation,
         continues_exchange=continues,
     )
 
