@@ -202,10 +202,10 @@ class EndpointModel:
         for messages, tools in contexts:
             answer = self.client.chat.completions.create(
                 model=self.model,
-                messages=messages,
-                tools=tools or None,
+                messages=messages,  # type: ignore[arg-type]
+                tools=tools or None,  # type: ignore[arg-type]
                 max_tokens=self.max_new_tokens,
-                temperature=0,  # type: ignore[arg-type]
+                temperature=0,
             )
             out.append(from_message(answer.choices[0].message.model_dump()))
         return out

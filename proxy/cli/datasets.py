@@ -85,7 +85,7 @@ UNROLL_HELP = "One row per assistant turn (`--unroll`), or the reference worksho
 @filter_options
 @rating_options
 @common
-def export(
+def export(  # type: ignore[no-untyped-def]
     ctx: click.Context,
     out: str,
     fmt: str,
@@ -102,7 +102,7 @@ def export(
     include_excluded,
     rating,
     min_rating,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Export episodes as JSONL, Parquet or a Hugging Face datasets folder, or as token ids."""
     from rich.progress import Progress
 
@@ -149,7 +149,7 @@ def export(
 @filter_options
 @rating_options
 @common
-def push(
+def push(  # type: ignore[no-untyped-def]
     ctx: click.Context,
     repo_id: str,
     private: bool,
@@ -165,7 +165,7 @@ def push(
     include_excluded,
     rating,
     min_rating,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Push episodes to the Hugging Face Hub as a dataset with a card (token: HF_TOKEN or saved login)."""
     import tempfile
 

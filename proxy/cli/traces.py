@@ -106,7 +106,7 @@ def traces() -> None:
 @click.option("--limit", default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 @common
-def traces_list(
+def traces_list(  # type: ignore[no-untyped-def]
     ctx: click.Context,
     session,
     model,
@@ -118,7 +118,7 @@ def traces_list(
     search,
     limit: int,
     as_json: bool,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """List episodes, newest first: id, start, model, turns, tool calls, tokens, tags, first user message."""
     with _open(ctx) as reader:
         rows = reader.episodes(

@@ -77,7 +77,7 @@ def _rows(
 )
 @episode_filter_options
 @common
-def finetune(
+def finetune(  # type: ignore[no-untyped-def]
     ctx: click.Context,
     data,
     model,
@@ -91,7 +91,7 @@ def finetune(
     since,
     include_excluded,
     **flags,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """LoRA fine-tune a model on recorded traces, loss on assistant tokens only.
 
     Every option can also be set in a [finetune] table of the --config file (flags win).
@@ -211,7 +211,7 @@ def _dry_run(config: Any, rows: list[dict[str, Any]]) -> None:
 )
 @episode_filter_options
 @common
-def eval_(
+def eval_(  # type: ignore[no-untyped-def]
     ctx: click.Context,
     data,
     model,
@@ -227,7 +227,7 @@ def eval_(
     since,
     include_excluded,
     **_: Any,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     """Replay held-out turns and score tool calls, text answers, syntax and reasoning length."""
     from finetune.dataset.split import SplitError, split
     from finetune.evaluate import EndpointModel, LocalModel, compare, evaluate

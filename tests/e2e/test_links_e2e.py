@@ -64,7 +64,8 @@ async def agent(llm_url: str, mcp_url: str) -> tuple[list[dict], list[str]]:
 async def test_episode_equals_what_the_client_saw_and_mcp_calls_link_to_their_tool_calls(db, keyed):
     config = db.folder / "proxy.toml"
     config.write_text(
-        f'[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\nargs = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\ncwd = {json.dumps(str(ROOT))}\n'
+        f"[mcp.servers.py]\ncommand = {json.dumps(sys.executable)}\n"
+        f'args = ["-m", "tests.support.mcp_servers.pyserver", "stdio"]\ncwd = {json.dumps(str(ROOT))}\n'
     )
     async with running(ScriptedUpstream()) as upstream:
         proc, proxy = start_serve(db, upstream + "/v1", config=config)

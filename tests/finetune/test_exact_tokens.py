@@ -57,7 +57,7 @@ def test_the_trainer_sees_exactly_the_recorded_ids_with_loss_on_the_completion(
     report = run(config, store_rows, [], say=lambda *_: None)
     assert report["data"]["train_rows"] == 6 and report["config"]["exact_tokens"] is True
     expected = {}
-    for exchange, (prompt, completion) in token_store["truth"].items():
+    for _exchange, (prompt, completion) in token_store["truth"].items():
         expected[tuple(prompt + completion)] = [-100] * len(prompt) + completion
     assert len(seen) == 6 and {tuple(ids) for ids, _ in seen} == set(expected)
     for ids, labels in seen:  # batch size 1: no padding, each row as recorded

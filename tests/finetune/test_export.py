@@ -136,5 +136,5 @@ def test_rows_render_unchanged_through_a_qwen3_style_template(store, tmp_path, t
         for message in row["messages"]:
             if message["role"] == "tool":
                 assert f"<tool_response>\n{message['content']}\n</tool_response>" in text
-        for tool in row["tools"]:
-            assert json.dumps(tool, ensure_ascii=False) in text
+        for schema in row["tools"]:
+            assert json.dumps(schema, ensure_ascii=False) in text

@@ -47,8 +47,12 @@ def tokenizer(tiny_model):
 
 def learned_and_context(tokenizer, row) -> tuple[str, str]:
     example = encode(tokenizer, row["messages"], row["tools"], 100_000)
-    learned = tokenizer.decode([t for t, l in zip(example["input_ids"], example["labels"]) if l != -100])
-    context = tokenizer.decode([t for t, l in zip(example["input_ids"], example["labels"]) if l == -100])
+    learned = tokenizer.decode(
+        [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label != -100]
+    )
+    context = tokenizer.decode(
+        [t for t, label in zip(example["input_ids"], example["labels"], strict=True) if label == -100]
+    )
     return learned, context
 
 
@@ -68,7 +72,7 @@ def test_each_unrolled_row_learns_exactly_its_last_assistant_turn(tokenizer):
     )
     assert second[0] == "<think>\nSECOND-THOUGHT summarise\n</think>\n\nFINAL-ANSWER both fine<|im_end|>"
     assert third[0] == "<think>\nTHIRD-THOUGHT\n</think>\n\nTHIRD-ANSWER welcome<|im_end|>"
-    for learned, context in (first, second, third):
+    for learned, _context in (first, second, third):
         for marker in ("SYSTEM-SECRET-PROMPT", "USER-ASKS", "TOOL-RESULT", "USER-AGAIN", 'get_weather", "parameters'):
             assert marker not in learned  # system, user, tool and tool-list tokens never count
     assert "TOOL-RESULT-PARIS" in second[1] and "TOOL-RESULT-TOKYO" in second[1]
@@ -88,7 +92,7 @@ def test_label_mask_matches_the_prompt_boundary_token_for_token(tokenizer):
     row = list(unroll(EPISODE))[1]
     prompt, completion = prompt_completion(tokenizer, row["messages"], TOOLS)
     example = encode(tokenizer, row["messages"], TOOLS, 100_000)
-    n_prompt = sum(1 for l in example["labels"] if l == -100)
+    n_prompt = sum(1 for label in example["labels"] if label == -100)
     assert tokenizer.decode(example["input_ids"][:n_prompt]) == prompt
     assert tokenizer.decode(example["input_ids"][n_prompt:]) == completion
     assert json.dumps(TOOLS[0]) in prompt

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx2
 import pytest
@@ -43,7 +44,7 @@ async def test_serve_prints_where_it_listens_and_exchanges_lists_and_shows(db):
         finally:
             proc.terminate()
             proc.wait(10)
-    out = open(proc.log_path).read()
+    out = Path(proc.log_path).read_text()
     store = f"PostgreSQL {masked(str(db))}" if db.is_postgres else str(db)
     assert f"listening on {proxy}/v1, forwarding to {up}/v1, recording to {store}" in out
     assert PASSWORD not in out

@@ -53,13 +53,15 @@ async def test_client_disconnect_mid_stream_cancels_upstream_and_records_partial
     pieces = [f'data: {{"choices":[{{"index":0,"delta":{{"content":"w{i} "}}}}]}}\n\n'.encode() for i in range(200)]
     upstream = Canned(pieces, delay=0.02)
     async with running(upstream) as up, proxy_for(up, db) as (proxy, _):
-        async with httpx2.AsyncClient() as client:
-            async with client.stream("POST", proxy + "/v1/chat/completions", json={"stream": True}) as response:
-                seen = 0
-                async for _ in response.aiter_raw():
-                    seen += 1
-                    if seen == 3:
-                        break
+        async with (
+            httpx2.AsyncClient() as client,
+            client.stream("POST", proxy + "/v1/chat/completions", json={"stream": True}) as response,
+        ):
+            seen = 0
+            async for _ in response.aiter_raw():
+                seen += 1
+                if seen == 3:
+                    break
         await asyncio.wait_for(upstream.disconnected.wait(), 3)
         (row,) = await wait_rows(db, 1)
     assert row["incomplete"] == 1 and "client disconnected" in row["error"]

@@ -127,7 +127,7 @@ def test_reading_upgrades_an_older_file_once_and_refuses_a_newer_one(tmp_path):
     ]
     conn.execute("INSERT INTO _migrations VALUES ('m999_from_the_future', 0)")
     conn.close()
-    with pytest.raises(SchemaError, match="newer tracemill.*m999_from_the_future"):
+    with pytest.raises(SchemaError, match=r"newer tracemill.*m999_from_the_future"):
         open_reader(db)
 
 

@@ -35,7 +35,7 @@ def start_serve(
     if config is not None:
         cmd[3:3] = ["--config", str(config)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = open(folder / f"serve-{port}.log", "wb")  # a file, not a pipe nobody drains
+    log = open(folder / f"serve-{port}.log", "wb")  # noqa: SIM115  (a file, not a pipe nobody drains; the child keeps it)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=folder)
     proc.log_path = log.name  # type: ignore[attr-defined]
     url = f"http://127.0.0.1:{port}"
