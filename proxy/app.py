@@ -66,7 +66,8 @@ class App:
             await self.refuse(send, checked, scope)
             return
         path, session, origin = checked.path, checked.session, checked.origin
-        if origin is not None:
+        # CORS is for browser clients of the APIs; the viewer is same-origin, so no other page may read it.
+        if origin is not None and path.startswith(("/v1/", "/mcp/")):
             if is_preflight(scope):
                 await answer_preflight(scope, send, origin)
                 return

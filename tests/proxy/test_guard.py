@@ -317,3 +317,14 @@ async def test_the_viewer_is_behind_the_same_checks(db_path):
         assert (await client.get(proxy + "/ui/", headers={"origin": "http://evil.example"})).status_code == 403
         assert (await client.get(proxy + "/ui/", headers={"host": "evil.example"})).status_code == 421
         assert (await client.get(proxy + "/ui/", follow_redirects=True)).status_code == 200
+
+
+async def test_another_local_page_cannot_read_the_viewer(db_path):
+    """Loopback origins may call the APIs, but the viewer's pages get no CORS headers for them."""
+    async with proxy_for("http://127.0.0.1:9", db_path) as (proxy, _), httpx2.AsyncClient() as client:
+        page = await client.get(proxy + "/ui/", headers={"origin": "http://localhost:5173"}, follow_redirects=True)
+        assert page.status_code == 200 and "access-control-allow-origin" not in page.headers
+        preflight = await client.options(
+            proxy + "/ui/", headers={"origin": "http://localhost:5173", "access-control-request-method": "POST"}
+        )
+        assert "access-control-allow-origin" not in preflight.headers
