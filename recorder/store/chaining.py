@@ -144,25 +144,30 @@ def _tool_calls(db: Connection, new: Turn) -> None:
 
 
 def _returned(db: Connection, new: Turn) -> None:
-    """Tool results carried back: mark their calls consumed, under the id the client used."""
-    at = new.started_at
-    for tool_call_id in new.returned:
-        for call in db.execute(
-            "SELECT exchange_id, idx, tool_call_id FROM llm_tool_calls WHERE alt_id = ? AND answered_at <= ?",
-            (tool_call_id, at),
-        ).fetchall():
-            # The client sent back the other id set (streamed vs completed): that set is the turn's.
-            db.execute(
-                "UPDATE llm_tool_calls SET tool_call_id = alt_id, alt_id = tool_call_id "
-                "WHERE exchange_id = ? AND idx = ?",
-                (call["exchange_id"], call["idx"]),
-            )
-            db.execute(
-                "UPDATE links SET tool_call_id = ? WHERE exchange_id = ? AND tool_call_id = ?",
-                (tool_call_id, call["exchange_id"], call["tool_call_id"]),
-            )
+    """Tool results carried back: mark their calls consumed, under the id the client used.
+
+    One query for all of a request's results, not one per result: on a server, round trips are
+    what chaining costs."""
+    at, returned = new.started_at, list(dict.fromkeys(new.returned))
+    if not returned:
+        return
+    marks = ", ".join("?" * len(returned))
+    for call in db.execute(
+        "SELECT exchange_id, idx, tool_call_id, alt_id FROM llm_tool_calls "
+        f"WHERE alt_id IN ({marks}) AND answered_at <= ?",
+        (*returned, at),
+    ).fetchall():
+        # The client sent back the other id set (streamed vs completed): that set is the turn's.
         db.execute(
-            "UPDATE llm_tool_calls SET consumed_at = ? "
-            "WHERE tool_call_id = ? AND consumed_at IS NULL AND answered_at <= ?",
-            (at, tool_call_id, at),
+            "UPDATE llm_tool_calls SET tool_call_id = alt_id, alt_id = tool_call_id WHERE exchange_id = ? AND idx = ?",
+            (call["exchange_id"], call["idx"]),
         )
+        db.execute(
+            "UPDATE links SET tool_call_id = ? WHERE exchange_id = ? AND tool_call_id = ?",
+            (call["alt_id"], call["exchange_id"], call["tool_call_id"]),
+        )
+    db.execute(
+        f"UPDATE llm_tool_calls SET consumed_at = ? WHERE tool_call_id IN ({marks}) "
+        "AND consumed_at IS NULL AND answered_at <= ?",
+        (at, *returned, at),
+    )
