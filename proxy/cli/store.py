@@ -23,10 +23,12 @@ def store_recover(ctx: click.Context, spill_file: Path | None) -> None:
     Without SPILL_FILE, the store's own spill file; with it, any spill file, e.g. one a SQLite setup
     wrote, into the configured store (SQLite or PostgreSQL).
     """
+    from recorder.store import check
     from recorder.store.location import masked, spill_path
     from recorder.store.spill import recover
 
     db = _db(ctx)
+    check(db)  # a PostgreSQL URL without the driver: say so, even with nothing to load
     read, inserted = recover(db, spill_file)
     source = spill_file or spill_path(db)
     click.echo(

@@ -3,6 +3,14 @@
 A newer tracemill opens an older database by running the ones it has not seen yet; the names
 already applied are kept in `_migrations` (recorder/store/migrate.py applies them). The first
 three, the schema as first released, are in `initial_schema.py`. Append a new one at the END.
+
+Each one runs on SQLite and on PostgreSQL (recorder/store/postgres/schema.py maps it), so write it
+in the SQL both speak: the types INTEGER, REAL, TEXT and BLOB (BIGINT, DOUBLE PRECISION, TEXT and
+BYTEA there; `INTEGER PRIMARY KEY` becomes an identity), JSON kept as TEXT, `?` placeholders,
+`INSERT ... ON CONFLICT ... DO NOTHING | DO UPDATE` (never `INSERT OR ...`), no PRAGMA,
+AUTOINCREMENT or WITHOUT ROWID. `json_extract`, `json_valid`, `instr` and `date(x, 'unixepoch')`
+work on both. `dbapi.backend(db)` tells them apart for what has no common form. A new raw table
+(one the writer fills) also goes into `copy.RAW_TABLES`, keyed by a uid, never by a local id.
 """
 
 from __future__ import annotations

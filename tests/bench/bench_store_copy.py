@@ -48,7 +48,9 @@ def copy(source: str, destination: str) -> tuple[float, float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--db", required=True, help="a postgresql:// URL of an existing database (a fresh one is made beside it)")
+    parser.add_argument(
+        "--db", required=True, help="a postgresql:// URL of an existing database (a fresh one is made beside it)"
+    )
     parser.add_argument("--exchanges", type=int, default=100_000)
     args = parser.parse_args()
     import psycopg
@@ -62,15 +64,29 @@ def main() -> None:
     try:
         synthesize(source, args.exchanges)
         tagged = tag_some(source)  # also chains the source once, outside the timings
-        print(f"{args.exchanges} exchanges, {args.exchanges // 5} episodes, {tagged} tagged; source {source.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"{args.exchanges} exchanges, {args.exchanges // 5} episodes, {tagged} tagged; source {source.stat().st_size / 1e6:.0f} MB"
+        )
         print(f"{'copy':<26}{'seconds':>9}{'exchanges/s':>13}{'peak MiB':>10}   a rerun says")
-        for label, src, dst in (("SQLite -> PostgreSQL", str(source), middle), ("PostgreSQL -> SQLite", middle, str(back))):
+        for label, src, dst in (
+            ("SQLite -> PostgreSQL", str(source), middle),
+            ("PostgreSQL -> SQLite", middle, str(back)),
+        ):
             seconds, peak, again = copy(src, dst)
             rerun = re.search(r"copied (\d+ of \d+ exchanges)", again)
-            print(f"{label:<26}{seconds:>9.1f}{args.exchanges / seconds:>13.0f}{peak:>10.0f}   {rerun.group(1) if rerun else again.strip()}")
-        digests = {label: export_digest(loc, folder / f"{label}.jsonl") for label, loc in (("source", str(source)), ("postgres", middle), ("back", str(back)))}
+            print(
+                f"{label:<26}{seconds:>9.1f}{args.exchanges / seconds:>13.0f}{peak:>10.0f}   {rerun.group(1) if rerun else again.strip()}"
+            )
+        digests = {
+            label: export_digest(loc, folder / f"{label}.jsonl")
+            for label, loc in (("source", str(source)), ("postgres", middle), ("back", str(back)))
+        }
         same = len({d for d, _ in digests.values()}) == 1
-        print("exports: " + ", ".join(f"{k} {d} ({n / 1e6:.1f} MB)" for k, (d, n) in digests.items()) + f" -> {'identical, byte for byte' if same else 'DIFFERENT'}")
+        print(
+            "exports: "
+            + ", ".join(f"{k} {d} ({n / 1e6:.1f} MB)" for k, (d, n) in digests.items())
+            + f" -> {'identical, byte for byte' if same else 'DIFFERENT'}"
+        )
     finally:
         with psycopg.connect(args.db, autocommit=True) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -61,3 +61,19 @@ def test_cli_reports_config_errors_without_traceback(tmp_path):
 def test_the_shipped_proxy_toml_loads():
     config = load("proxy.toml")
     assert config.llm.base_url == "http://127.0.0.1:8000/v1" and config.server.port == 4000
+
+
+def test_a_postgresql_url_in_the_file_is_the_store_and_env_and_flags_still_win(tmp_path, monkeypatch):
+    monkeypatch.delenv("TRACEMILL_DB", raising=False)
+    cfg = tmp_path / "p.toml"
+    cfg.write_text('[store]\nurl = "postgresql://team@db.example:5432/traces"\nkeep_raw = true\n')
+    assert load(cfg).store.path == "postgresql://team@db.example:5432/traces"
+    monkeypatch.setenv("TRACEMILL_DB", "postgresql://other@db.example/traces")
+    assert load(cfg).store.path == "postgresql://other@db.example/traces"
+    assert load(cfg, **{"store.path": "local.db"}).store.path == "local.db"  # --db
+    cfg.write_text('[store]\nurl = "postgresql://a@b/c"\npath = "x.db"\n')
+    with pytest.raises(ConfigError, match="both path and url"):
+        load(cfg)
+    cfg.write_text('[store]\nurl = "traces.db"\n')
+    with pytest.raises(ConfigError, match="store.url must start with postgresql://"):
+        load(cfg)

@@ -91,3 +91,42 @@ def test_the_chaining_frontier_waits_for_a_batch_still_in_flight(pg):
         sink.close()
         slow.close()
         reader.close()
+
+
+async def test_an_unreachable_server_keeps_recording_into_the_spill_file_and_never_shows_the_password(
+    tmp_path, monkeypatch, caplog
+):
+    import logging
+
+    from recorder.events import LLMExchange
+    from recorder.store.writer import Store, WriterConfig
+    from tests.support.serving import free_port
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    url = f"postgresql://team:hunter2-secret@127.0.0.1:{free_port()}/traces"  # nothing listens there
+    store = Store(WriterConfig(path=url))
+    with caplog.at_level(logging.WARNING, "tracemill.store"):
+        await store.start()
+        store.record(LLMExchange("POST", "/v1/chat/completions", "http://u/v1", [], b"{}"))
+        await store.flush()
+        await store.close()
+    assert store.stats.spilled == 1 and store.spill_file.exists() and not store.healthy
+    assert str(store.spill_file).startswith(str(tmp_path / "state"))
+    assert (
+        "cannot connect to postgresql://team:***@127.0.0.1" in caplog.text and "tracemill store recover" in caplog.text
+    )
+    assert "hunter2" not in caplog.text + str(store.health()) + str(store.spill_file)
+
+
+def test_a_postgresql_url_without_the_driver_is_a_one_line_error_that_says_what_to_install(tmp_path):
+    hide = "import sys; sys.modules['psycopg'] = None; sys.argv = ['tracemill', *sys.argv[1:]]; from proxy.cli import run; run()"
+    for args in (["traces", "list"], ["serve", "--port", "1"], ["store", "recover"]):
+        result = subprocess.run(
+            [sys.executable, "-c", hide, *args, "--db", "postgresql://me:pw-secret@127.0.0.1:1/x"],
+            cwd=ROOT, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 1, (args, result.stderr)
+        assert result.stderr.strip().splitlines()[-1] == (
+            "Error: a PostgreSQL store needs the psycopg driver: pip install 'tracemill[postgres]'"
+        ), result.stderr
+        assert "Traceback" not in result.stderr and "pw-secret" not in result.stderr + result.stdout

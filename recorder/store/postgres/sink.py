@@ -20,7 +20,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from recorder.ingest import Row
 from recorder.store.location import StoreUnavailable, masked, scrub
 from recorder.store.postgres import locks
-from recorder.store.postgres.connection import CONNECT_TIMEOUT_S, configure
+from recorder.store.postgres.connection import CONNECT_TIMEOUT_S, configure, open_raw
 from recorder.store.postgres.schema import migrate
 
 log = logging.getLogger("tracemill.store")
@@ -37,7 +37,7 @@ class PostgresWriteError(StoreUnavailable):
 class PostgresSink:
     """The `RowSink` for one PostgreSQL database: migrated on first contact, one transaction per batch."""
 
-    def __init__(self, url: str, *, wait: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(self, url: str) -> None:
         self.location = masked(url)
         self._url = url
         self._migrated = False
@@ -59,11 +59,14 @@ class PostgresSink:
             num_workers=1,
             name="tracemill-writer",
         )
+        try:  # migrate now, if the server is there: one plain connection, so a refusal answers at once
+            with open_raw(url) as conn:
+                migrate(conn, url)
+            self._migrated = True
+        except (StoreUnavailable, psycopg.Error) as exc:
+            self._down = True
+            log.warning("%s; records are spilled until it is back", scrub(str(exc).strip(), url))
         self._pool.open(wait=False)
-        try:
-            self._session(wait, lambda conn: None)  # connect and migrate now, if the server is there
-        except PostgresWriteError as exc:
-            log.warning("%s; records are spilled until it is back", exc)
 
     def write(self, rows: Sequence[Row]) -> int:
         """Insert every row in one transaction; a uid (or tool hash) already stored is skipped."""
