@@ -64,9 +64,8 @@ def main() -> None:
     try:
         synthesize(source, args.exchanges)
         tagged = tag_some(source)  # also chains the source once, outside the timings
-        print(
-            f"{args.exchanges} exchanges, {args.exchanges // 5} episodes, {tagged} tagged; source {source.stat().st_size / 1e6:.0f} MB"
-        )
+        size = source.stat().st_size / 1e6
+        print(f"{args.exchanges} exchanges, {args.exchanges // 5} episodes, {tagged} tagged; source {size:.0f} MB")
         print(f"{'copy':<26}{'seconds':>9}{'exchanges/s':>13}{'peak MiB':>10}   a rerun says")
         for label, src, dst in (
             ("SQLite -> PostgreSQL", str(source), middle),
@@ -74,9 +73,8 @@ def main() -> None:
         ):
             seconds, peak, again = copy(src, dst)
             rerun = re.search(r"copied (\d+ of \d+ exchanges)", again)
-            print(
-                f"{label:<26}{seconds:>9.1f}{args.exchanges / seconds:>13.0f}{peak:>10.0f}   {rerun.group(1) if rerun else again.strip()}"
-            )
+            said = rerun.group(1) if rerun else again.strip()
+            print(f"{label:<26}{seconds:>9.1f}{args.exchanges / seconds:>13.0f}{peak:>10.0f}   {said}")
         digests = {
             label: export_digest(loc, folder / f"{label}.jsonl")
             for label, loc in (("source", str(source)), ("postgres", middle), ("back", str(back)))

@@ -119,7 +119,10 @@ async def test_an_unreachable_server_keeps_recording_into_the_spill_file_and_nev
 
 
 def test_a_postgresql_url_without_the_driver_is_a_one_line_error_that_says_what_to_install(tmp_path):
-    hide = "import sys; sys.modules['psycopg'] = None; sys.argv = ['tracemill', *sys.argv[1:]]; from proxy.cli import run; run()"
+    hide = (
+        "import sys; sys.modules['psycopg'] = None; sys.argv = ['tracemill', *sys.argv[1:]]; "
+        "from proxy.cli import run; run()"
+    )
     for args in (["traces", "list"], ["serve", "--port", "1"], ["store", "recover"]):
         result = subprocess.run(
             [sys.executable, "-c", hide, *args, "--db", "postgresql://me:pw-secret@127.0.0.1:1/x"],
