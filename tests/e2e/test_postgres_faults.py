@@ -52,8 +52,13 @@ async def test_a_stopped_server_leaves_the_proxy_answering_and_recover_loses_not
                         break
                     await asyncio.sleep(0.1)
                 pg.start()
-                await send(client, proxy, 100, 40)  # the writer reconnects by itself
-                await asyncio.sleep(1)
+                await send(client, proxy, 100, 40)  # the writer reconnects by itself, within seconds
+                total = 140
+                while "recording recovered" not in log.read_text() and total < 200:
+                    await send(client, proxy, total, 1)
+                    total += 1
+                    await asyncio.sleep(0.25)
+                await asyncio.sleep(0.5)
             finally:
                 proc.terminate()
                 proc.wait(30)
@@ -64,11 +69,11 @@ async def test_a_stopped_server_leaves_the_proxy_answering_and_recover_loses_not
         spilled = list((tmp_path / "state").rglob("*.spill.jsonl"))
         assert len(spilled) == 1 and spilled[0].stat().st_size > 0
         before = store.count()
-        assert 40 <= before < 140  # what was written before the stop and after the restart
+        assert 40 <= before < total  # what was written before the stop and after the restart
         recovered = tm("store", "recover", "--db", str(store))
         assert recovered.returncode == 0, recovered.stderr
-        assert f"inserted {140 - before}" in recovered.stdout
-        assert store.count() == 140 and store.rows("SELECT count(DISTINCT session) FROM exchanges")[0][0] == 140
+        assert f"inserted {total - before}" in recovered.stdout
+        assert store.count() == total and store.rows("SELECT count(DISTINCT session) FROM exchanges")[0][0] == total
         assert "inserted 0" in tm("store", "recover", "--db", str(store)).stdout  # nothing left, nothing twice
 
 
