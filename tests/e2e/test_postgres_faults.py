@@ -42,22 +42,29 @@ async def test_a_stopped_server_leaves_the_proxy_answering_and_recover_loses_not
         async with running(ScriptedUpstream()) as upstream, httpx2.AsyncClient(timeout=30) as client:
             proc, proxy = start_serve(store, upstream + "/v1")
             try:
-                await send(client, proxy, 0, 40)
-                await asyncio.sleep(0.5)
-                pg.stop()  # mid-load: the next batches cannot be written
-                await send(client, proxy, 40, 60)
+                total = 0
+
+                async def until(text: str, step: float) -> None:
+                    """Keep a trickle of traffic going (load never stops) until the proxy's log says `text`."""
+                    nonlocal total
+                    deadline = time.monotonic() + 30
+                    while text not in log.read_text() and time.monotonic() < deadline:
+                        await send(client, proxy, total, 1)
+                        total += 1
+                        await asyncio.sleep(step)
+
                 log = Path(proc.log_path)  # type: ignore[attr-defined]
-                for _ in range(200):  # a batch waits a few seconds for the server, then is spilled
-                    if "write failed" in log.read_text():
-                        break
-                    await asyncio.sleep(0.1)
-                pg.start()
-                await send(client, proxy, 100, 40)  # the writer reconnects by itself, within seconds
-                total = 140
-                while "recording recovered" not in log.read_text() and total < 200:
-                    await send(client, proxy, total, 1)
-                    total += 1
-                    await asyncio.sleep(0.25)
+                await send(client, proxy, total, 40)
+                total += 40
+                await asyncio.sleep(0.5)
+                await asyncio.to_thread(pg.stop)  # mid-load: the next batches cannot be written
+                await send(client, proxy, total, 60)
+                total += 60
+                await until("write failed", 0.25)  # a batch waits a few seconds for the server, then is spilled
+                await asyncio.to_thread(pg.start)  # off the loop: the upstream here keeps answering
+                await send(client, proxy, total, 40)
+                total += 40
+                await until("recording recovered", 0.25)  # the writer reconnects by itself, within seconds
                 await asyncio.sleep(0.5)
             finally:
                 proc.terminate()
