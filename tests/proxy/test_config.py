@@ -75,5 +75,5 @@ def test_a_postgresql_url_in_the_file_is_the_store_and_env_and_flags_still_win(t
     with pytest.raises(ConfigError, match="both path and url"):
         load(cfg)
     cfg.write_text('[store]\nurl = "traces.db"\n')
-    with pytest.raises(ConfigError, match="store.url must start with postgresql://"):
+    with pytest.raises(ConfigError, match=r"store\.url must start with postgresql://"):
         load(cfg)
