@@ -110,7 +110,8 @@ def test_wrap_masks_the_secrets_of_the_config_serve_uses(tmp_path, monkeypatch):
     for how in ("--config", "TRACEMILL_CONFIG"):
         db = tmp_path / f"{how}.db"
         flags = ["--config", str(toml)] if how == "--config" else []
-        env = {**os.environ, **({"TRACEMILL_CONFIG": str(toml)} if how != "--config" else {})}
+        # the child is started from tmp_path: it finds the test server through PYTHONPATH
+        env = {**os.environ, "PYTHONPATH": str(ROOT), **({"TRACEMILL_CONFIG": str(toml)} if how != "--config" else {})}
         cmd = [
             sys.executable,
             "-m",
