@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from recorder.dialects.base import Reassembled, as_int, obj, stream_payloads
+from recorder.dialects.base import Reassembled, as_int, obj
 from recorder.sse import SSEEvent
 
 
@@ -20,7 +20,17 @@ def reassemble(events: Iterable[SSEEvent]) -> Reassembled:
     partial: dict[int, list[str]] = {}
     errors: list[str] = []
     done = False
-    for event, payload in stream_payloads(events, errors):
+    for event in events:
+        data = event.data.strip()
+        if not data:
+            continue
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            errors.append(f"unparseable stream event: {data[:200]}")
+            continue
+        if not isinstance(payload, dict):
+            continue
         kind = payload.get("type") or event.event
         index = as_int(payload.get("index"))
         index = -1 if index is None else index

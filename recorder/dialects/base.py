@@ -42,8 +42,7 @@ The canonical chat form:
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -131,18 +130,3 @@ def obj(value: Any) -> dict[str, Any]:
 
 def string(value: Any) -> str:
     return value if isinstance(value, str) else ""
-
-
-def stream_payloads(events: Iterable[SSEEvent], errors: list[str]) -> Iterator[tuple[SSEEvent, dict[str, Any]]]:
-    """Each stream event's JSON object; blank data and `[DONE]` are skipped, unparseable data noted in `errors`."""
-    for event in events:
-        data = event.data.strip()
-        if not data or data == "[DONE]":
-            continue
-        try:
-            payload = json.loads(data)
-        except (ValueError, RecursionError):
-            errors.append(f"unparseable stream event: {data[:200]}")
-            continue
-        if isinstance(payload, dict):
-            yield event, payload

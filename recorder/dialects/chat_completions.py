@@ -173,7 +173,7 @@ def assemble(events: list[SSEEvent]) -> Assembled:
             continue
         try:
             chunk = json.loads(data)
-        except (ValueError, RecursionError):
+        except ValueError:
             errors.append(f"unparseable stream event: {data[:200]}")
             continue
         if not isinstance(chunk, dict):

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from recorder.dialects.base import Reassembled, obj, stream_payloads, string
+from recorder.dialects.base import Reassembled, obj, string
 from recorder.sse import SSEEvent
 
 STREAM_IDS = "tracemill_stream_ids"  # added to a reassembled answer: {completed id: streamed id}
@@ -104,7 +104,17 @@ def reassemble(events: Iterable[SSEEvent]) -> Reassembled:
     response: dict[str, Any] | None = None
     errors: list[str] = []
     done = False
-    for event, payload in stream_payloads(events, errors):
+    for event in events:
+        data = event.data.strip()
+        if not data or data == "[DONE]":
+            continue
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            errors.append(f"unparseable stream event: {data[:200]}")
+            continue
+        if not isinstance(payload, dict):
+            continue
         kind = string(payload.get("type")) or event.event
         if kind == "error":
             err = obj(payload.get("error")) or payload
